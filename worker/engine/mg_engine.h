@@ -1,0 +1,122 @@
+/* mg_engine.h — the inference engine: a loaded mg_model plus a stream of
+ * requests in, tokens out.
+ *
+ * Sequences join and leave the batch between steps (continuous batching).
+ * Each request carries its own routing strategy and sampling parameters, so
+ * sequences with different strategies share one batch: every target module
+ * adds sum_e w_e * scaling_e * B_e (A_e x) with per-row expert weights.
+ *
+ *     mg_engine *e;
+ *     mg_engine_params ep = mg_engine_default_params();
+ *     mg_engine_new(model, &ep, &e, &err);
+ *     mg_request r = {.id = 1, .prompt_ids = ids, .n_prompt = n, ...};
+ *     mg_engine_submit(e, &r, &err);
+ *     while (mg_engine_active(e) > 0) {
+ *         mg_token_event ev[64]; int n_ev;
+ *         mg_engine_step(e, ev, 64, &n_ev, &err);   // one decode step for all
+ *         for each ev: stream ev.token of request ev.id; stop strings -> mg_engine_cancel
+ *     }
+ *     mg_engine_free(e);
+ *
+ * Randomness is counter-based, keyed by (seed, task_key, sample_index, step),
+ * so a sample's tokens never depend on batch composition or worker count.
+ * Not thread-safe: one engine per worker thread of control.
+ */
+#ifndef MG_ENGINE_H
+#define MG_ENGINE_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "mg_error.h"
+#include "mg_model.h"
+
+/* ---- routing strategies ------------------------------------------------------ */
+
+typedef enum mg_strategy_kind {
+    MG_STRATEGY_ROUTER,      /* DyLoRA-MoE generate: routing pass, majority vote, one expert */
+    MG_STRATEGY_SINGLE,      /* single:N */
+    MG_STRATEGY_BEST,        /* lowest prompt NLL expert */
+    MG_STRATEGY_ENSEMBLE,    /* average next-token distributions of all experts */
+    MG_STRATEGY_ROUND_ROBIN, /* sample i uses expert i mod E */
+    MG_STRATEGY_MIX,         /* per-token soft mixture (training semantics; beyond the reference) */
+    MG_STRATEGY_XLORA,       /* X-LoRA classifier scalings */
+    MG_STRATEGY_BASE         /* no adapters */
+} mg_strategy_kind;
+
+typedef struct mg_strategy {
+    mg_strategy_kind kind;
+    int expert; /* for SINGLE */
+} mg_strategy;
+
+/* Parses "router", "single:2", "best", ... Unknown strings fail with a message
+ * listing the valid forms. Does not need a model. */
+int mg_strategy_parse(const char *s, mg_strategy *out, mg_error *err);
+/* Writes the canonical spelling ("single:2") into buf. */
+const char *mg_strategy_format(const mg_strategy *s, char *buf, int cap);
+/* Refuses a strategy that does not fit the model (single:N out of range,
+ * ensemble on a model without experts, ...). */
+int mg_strategy_check(const mg_strategy *s, const mg_model *m, mg_error *err);
+
+/* ---- requests and events ----------------------------------------------------- */
+
+typedef struct mg_sampling {
+    bool greedy;       /* argmax; the other fields are ignored */
+    float temperature; /* > 0 when sampling */
+    int top_k;         /* 0 = off; Hugging Face's default is 50 */
+    float top_p;       /* 1.0 = off; EvalPlus uses 0.95 */
+    uint64_t seed;
+} mg_sampling;
+
+typedef struct mg_request {
+    uint64_t id;               /* caller's handle, unique among live requests */
+    const int32_t *prompt_ids; /* copied by submit */
+    int n_prompt;
+    int max_new_tokens;        /* default 768 */
+    mg_strategy strategy;
+    mg_sampling sampling;
+    uint64_t task_key;         /* stable hash of the task id (for the RNG) */
+    uint32_t sample_index;     /* which sample of the task (RNG, round_robin) */
+} mg_request;
+
+typedef enum mg_finish {
+    MG_FINISH_NONE,   /* still running */
+    MG_FINISH_EOS,
+    MG_FINISH_LENGTH, /* max_new_tokens or context full */
+    MG_FINISH_CANCEL  /* mg_engine_cancel (e.g. a stop string was seen) */
+} mg_finish;
+
+typedef struct mg_token_event {
+    uint64_t id;
+    int32_t token;     /* -1 when the event only reports a finish */
+    mg_finish finish;  /* != NONE on the sequence's last event */
+    int n_prompt, n_generated;
+    int expert;        /* expert used (-1: none/mixed; see experts[] in the finish event) */
+} mg_token_event;
+
+typedef struct mg_engine_params {
+    int n_threads;      /* 0 = all cores */
+    int max_batch;      /* sequences decoded together */
+    int max_seq_len;    /* KV cache length per sequence; 0 = model max (capped) */
+    int prefill_chunk;  /* prompt tokens per prefill step */
+    bool merge_single;  /* merge the one expert into the base weights when a run uses one */
+} mg_engine_params;
+
+mg_engine_params mg_engine_default_params(void);
+
+typedef struct mg_engine mg_engine;
+
+int mg_engine_new(const mg_model *model, const mg_engine_params *p, mg_engine **out, mg_error *err);
+void mg_engine_free(mg_engine *e);
+
+int mg_engine_submit(mg_engine *e, const mg_request *r, mg_error *err);
+/* Ends a request at the next step with MG_FINISH_CANCEL; unknown ids are ignored. */
+void mg_engine_cancel(mg_engine *e, uint64_t id);
+/* Number of requests not yet finished. */
+int mg_engine_active(const mg_engine *e);
+/* Runs one step (prefill chunks and/or one decode step for every running
+ * sequence) and reports the new tokens and finishes. */
+int mg_engine_step(mg_engine *e, mg_token_event *events, int max_events, int *n_events,
+                   mg_error *err);
+
+#endif /* MG_ENGINE_H */
