@@ -28,24 +28,9 @@
 #include <stdint.h>
 
 #include "mg_error.h"
+#include "mg_kernels.h" /* mg_dtype */
 
 /* ---- tensors ------------------------------------------------------------ */
-
-typedef enum mg_dtype {
-    MG_DTYPE_F32,
-    MG_DTYPE_F16,
-    MG_DTYPE_BF16,
-    MG_DTYPE_F64,
-    MG_DTYPE_I64,
-    MG_DTYPE_I32,
-    MG_DTYPE_I8,
-    MG_DTYPE_U8,
-    MG_DTYPE_BOOL,
-    MG_DTYPE_COUNT
-} mg_dtype;
-
-size_t mg_dtype_size(mg_dtype t);
-const char *mg_dtype_name(mg_dtype t); /* "F32", "BF16", ... as safetensors spells them */
 
 #define MG_MAX_DIMS 4
 

@@ -1,0 +1,95 @@
+/* mg_kernels.h — the numeric kernels the engine is made of.
+ *
+ * Every op has a plain scalar reference (`*_ref`, reads like llama2.c's
+ * matmul) and optimized versions (AVX2/FMA on the CPU, CUDA in kernels/cuda)
+ * picked at run time from the detected CPU features. tests/kernels checks
+ * every optimized op against its reference over odd shapes, as ggml's
+ * test-backend-ops does. Arithmetic is fp32; weights may be F32, F16 or BF16
+ * and are converted inside the loops, so memory traffic follows the file.
+ *
+ * Shapes are row-major; a Linear weight W is [out, in] as PyTorch stores it.
+ * All pointers are caller-owned; nothing here allocates except mg_kpool_new.
+ */
+#ifndef MG_KERNELS_H
+#define MG_KERNELS_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "mg_error.h"
+
+/* ---- dtypes ------------------------------------------------------------------ */
+
+typedef enum mg_dtype {
+    MG_DTYPE_F32,
+    MG_DTYPE_F16,
+    MG_DTYPE_BF16,
+    MG_DTYPE_F64,
+    MG_DTYPE_I64,
+    MG_DTYPE_I32,
+    MG_DTYPE_I16,
+    MG_DTYPE_I8,
+    MG_DTYPE_U8,
+    MG_DTYPE_BOOL,
+    MG_DTYPE_COUNT
+} mg_dtype;
+
+size_t mg_dtype_size(mg_dtype t);
+const char *mg_dtype_name(mg_dtype t); /* "F32", "BF16", ... as safetensors spells them */
+
+float mg_bf16_to_f32(uint16_t h);
+uint16_t mg_f32_to_bf16(float f); /* round to nearest even, as torch does */
+float mg_f16_to_f32(uint16_t h);
+uint16_t mg_f32_to_f16(float f);  /* round to nearest even */
+/* Converts n elements of `src` (dtype t) to fp32. */
+void mg_k_to_f32(float *dst, const void *src, mg_dtype t, size_t n);
+
+/* ---- thread pool --------------------------------------------------------------- */
+
+/* A fixed set of threads that split the rows of a kernel. One pool per engine;
+ * not shared between engines. n_threads 0 = all cores. */
+typedef struct mg_kpool mg_kpool;
+int mg_kpool_new(int n_threads, mg_kpool **out, mg_error *err);
+void mg_kpool_free(mg_kpool *p);
+int mg_kpool_size(const mg_kpool *p);
+/* Runs fn(i, arg) for i in [0, n) across the pool and waits for all. */
+void mg_kpool_run(mg_kpool *p, int n, void (*fn)(int i, void *arg), void *arg);
+
+/* ---- ops ------------------------------------------------------------------------ */
+
+/* y[n, m] = x[n, k] @ W[m, k]^T  (+ y when accumulate). pool may be NULL. */
+void mg_k_matmul(mg_kpool *pool, float *y, const float *x, const void *W, mg_dtype wt, int n,
+                 int k, int m, bool accumulate);
+void mg_k_matmul_ref(float *y, const float *x, const void *W, mg_dtype wt, int n, int k, int m,
+                     bool accumulate);
+
+/* RMSNorm per row of x[n, d]: y = x / sqrt(mean(x^2) + eps) * (w or 1 + w).
+ * As transformers: the normalisation is computed in fp32, then multiplied. */
+void mg_k_rmsnorm(float *y, const float *x, const void *w, mg_dtype wt, int n, int d, float eps,
+                  bool add_one);
+
+/* Rotary embedding in place on x[n_tokens, n_heads, head_dim], the
+ * rotate_half convention of transformers (pairs i and i + head_dim/2).
+ * inv_freq[head_dim/2]; pos[n_tokens]. */
+void mg_k_rope(float *x, int n_tokens, int n_heads, int head_dim, const float *inv_freq,
+               const int32_t *pos);
+
+/* y[n, d] = act(gate[n, d]) * up[n, d]; act is SiLU or tanh-approximated GELU. */
+void mg_k_silu_mul(float *y, const float *gate, const float *up, size_t n);
+void mg_k_gelu_tanh_mul(float *y, const float *gate, const float *up, size_t n);
+
+/* In-place softmax over each row of x[n, d]. */
+void mg_k_softmax(float *x, int n, int d);
+
+/* Causal attention of n_q new query tokens against a KV cache.
+ *   q   [n_q, n_heads, head_dim]         (already rotated)
+ *   k,v [n_kv, n_kv_heads, head_dim]     the cache, positions 0..n_kv-1
+ *   out [n_q, n_heads, head_dim]
+ * Query i sits at position q_pos0 + i and sees keys 0..q_pos0+i (and only the
+ * last `window` of them when window > 0). scale = 1/sqrt(head_dim) usually. */
+void mg_k_attention(float *out, const float *q, const float *k, const float *v, int n_q, int n_kv,
+                    int q_pos0, int n_heads, int n_kv_heads, int head_dim, float scale, int window,
+                    float *scratch /* [n_kv] */);
+
+#endif /* MG_KERNELS_H */
