@@ -41,7 +41,7 @@ const char *mg_dtype_name(mg_dtype t); /* "F32", "BF16", ... as safetensors spel
 float mg_bf16_to_f32(uint16_t h);
 uint16_t mg_f32_to_bf16(float f); /* round to nearest even, as torch does */
 float mg_f16_to_f32(uint16_t h);
-uint16_t mg_f32_to_f16(float f);  /* round to nearest even */
+uint16_t mg_f32_to_f16(float f); /* round to nearest even */
 /* Converts n elements of `src` (dtype t) to fp32. */
 void mg_k_to_f32(float *dst, const void *src, mg_dtype t, size_t n);
 
@@ -59,8 +59,8 @@ void mg_kpool_run(mg_kpool *p, int n, void (*fn)(int i, void *arg), void *arg);
 /* ---- ops ------------------------------------------------------------------------ */
 
 /* y[n, m] = x[n, k] @ W[m, k]^T  (+ y when accumulate). pool may be NULL. */
-void mg_k_matmul(mg_kpool *pool, float *y, const float *x, const void *W, mg_dtype wt, int n,
-                 int k, int m, bool accumulate);
+void mg_k_matmul(mg_kpool *pool, float *y, const float *x, const void *W, mg_dtype wt, int n, int k,
+                 int m, bool accumulate);
 void mg_k_matmul_ref(float *y, const float *x, const void *W, mg_dtype wt, int n, int k, int m,
                      bool accumulate);
 
@@ -91,5 +91,49 @@ void mg_k_softmax(float *x, int n, int d);
 void mg_k_attention(float *out, const float *q, const float *k, const float *v, int n_q, int n_kv,
                     int q_pos0, int n_heads, int n_kv_heads, int head_dim, float scale, int window,
                     float *scratch /* [n_kv] */);
+
+/* Same as mg_k_rope with cos and sin multiplied by `attn_scale` before use, as
+ * transformers does for the rope_scaling variants that return an attention
+ * factor (yarn, longrope); attn_scale 1 is exactly mg_k_rope. */
+void mg_k_rope_scaled(float *x, int n_tokens, int n_heads, int head_dim, const float *inv_freq,
+                      const int32_t *pos, float attn_scale);
+
+/* ---- batched multi-LoRA (BGMV-style) ----------------------------------------------- */
+
+/* One LoRA expert of one target module: A [r, in], B [out, r], both of dtype
+ * `dt`; r may differ between experts. A NULL A or B, or r == 0, is a zero
+ * delta (an expert that was never trained). */
+typedef struct mg_k_lora_expert {
+    const void *A;
+    const void *B;
+    mg_dtype dt;
+    int r;
+    float scaling; /* lora_alpha / r (or alpha / sqrt(r) for rsLoRA) */
+} mg_k_lora_expert;
+
+/* For each row i of x[n, in] and each expert e in order 0..n_experts-1 with
+ * gate[i * n_experts + e] != 0:
+ *     y[i] += (B_e (A_e x[i])) * (gate[i][e] * scaling_e)
+ * as PEFT adds each active adapter's delta to the base output in turn, so
+ * every row of a batch may use its own expert(s) (zero, one-hot or mixed).
+ * Rows that share an expert are gathered and run through mg_k_matmul
+ * together (the BGMV/SGMV idea of Punica and S-LoRA). `scratch` holds
+ * mg_k_lora_scratch_floats(...) floats. pool may be NULL. */
+size_t mg_k_lora_scratch_floats(int n, int in, int out, const mg_k_lora_expert *experts,
+                                int n_experts);
+void mg_k_lora(mg_kpool *pool, float *y, const float *x, int n, int in, int out,
+               const mg_k_lora_expert *experts, int n_experts, const float *gate, float *scratch);
+/* The scalar twin: same contract, no scratch, row by row. */
+void mg_k_lora_ref(float *y, const float *x, int n, int in, int out,
+                   const mg_k_lora_expert *experts, int n_experts, const float *gate);
+
+/* ---- CPU features ---------------------------------------------------------------------- */
+
+/* The instruction set the optimized CPU kernels use on this machine: "avx2"
+ * (AVX2 + FMA + F16C detected at run time) or "scalar". */
+const char *mg_k_cpu_isa(void);
+/* Forces the scalar path (force = true) or restores detection; for tests and
+ * benchmarks comparing the two. Not thread-safe against running kernels. */
+void mg_k_cpu_force_scalar(bool force);
 
 #endif /* MG_KERNELS_H */

@@ -1,0 +1,136 @@
+/* matmul.c — run-time dispatch of the matmul to the best kernel this CPU
+ * runs, the split of W's rows across the thread pool, and the batched
+ * multi-LoRA op built on the matmul. */
+#include "cpu_internal.h"
+
+#include <string.h>
+
+static bool force_scalar;
+
+static bool have_avx2(void)
+{
+#if defined(__x86_64__)
+    static int cached = -1;
+    if (cached < 0) {
+        __builtin_cpu_init();
+        cached = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") &&
+                 __builtin_cpu_supports("f16c");
+    }
+    return cached == 1;
+#else
+    return false;
+#endif
+}
+
+const char *mg_k_cpu_isa(void)
+{
+    return (!force_scalar && have_avx2()) ? "avx2" : "scalar";
+}
+
+void mg_k_cpu_force_scalar(bool force)
+{
+    force_scalar = force;
+}
+
+/* The portable kernel for a block of W rows: the reference loop, restricted
+ * to columns [j0, j1). */
+void mg__matmul_rows_scalar(const mg__mm_args *a, int j0, int j1)
+{
+    size_t es = mg_dtype_size(a->wt);
+    for (int i = 0; i < a->n; i++) {
+        mg_k_matmul_ref(a->y + (size_t)i * a->m + j0, a->x + (size_t)i * a->k,
+                        (const char *)a->W + (size_t)j0 * a->k * es, a->wt, 1, a->k, j1 - j0,
+                        a->accumulate);
+    }
+}
+
+typedef struct mm_job {
+    mg__mm_args a;
+    int rows_per_item;
+    void (*rows)(const mg__mm_args *a, int j0, int j1);
+} mm_job;
+
+static void mm_item(int it, void *vp)
+{
+    const mm_job *job = vp;
+    int j0 = it * job->rows_per_item;
+    int j1 = j0 + job->rows_per_item;
+    if (j1 > job->a.m) j1 = job->a.m;
+    job->rows(&job->a, j0, j1);
+}
+
+/* Writes y rows with stride m (not contiguous per block), so the row split
+ * needs no reduction and each output element has one writer. */
+void mg_k_matmul(mg_kpool *pool, float *y, const float *x, const void *W, mg_dtype wt, int n, int k,
+                 int m, bool accumulate)
+{
+    MG_ASSERT(wt == MG_DTYPE_F32 || wt == MG_DTYPE_F16 || wt == MG_DTYPE_BF16);
+    if (n <= 0 || m <= 0) return;
+    mm_job job = {.a = {y, x, W, wt, n, k, m, accumulate}, .rows = mg__matmul_rows_scalar};
+#if defined(__x86_64__)
+    if (!force_scalar && have_avx2()) job.rows = mg__matmul_rows_avx2;
+#endif
+    int threads = mg_kpool_size(pool);
+    /* About four items per thread balances uneven progress; items are
+     * multiples of 8 rows so the kernels' row tiles stay whole. Small
+     * problems run on the caller alone: waking threads costs more. */
+    double flops = 2.0 * n * (double)k * m;
+    if (threads <= 1 || flops < 2e5) {
+        job.rows(&job.a, 0, m);
+        return;
+    }
+    int items = threads * 4;
+    int rpi = (m + items - 1) / items;
+    rpi = (rpi + 7) & ~7;
+    job.rows_per_item = rpi;
+    mg_kpool_run(pool, (m + rpi - 1) / rpi, mm_item, &job);
+}
+
+/* ---- batched multi-LoRA -------------------------------------------------------- */
+
+static int lora_rmax(const mg_k_lora_expert *experts, int n_experts)
+{
+    int r = 0;
+    for (int e = 0; e < n_experts; e++)
+        if (experts[e].r > r) r = experts[e].r;
+    return r;
+}
+
+size_t mg_k_lora_scratch_floats(int n, int in, int out, const mg_k_lora_expert *experts,
+                                int n_experts)
+{
+    size_t rmax = (size_t)lora_rmax(experts, n_experts);
+    return (size_t)n * ((size_t)in + rmax + (size_t)out);
+}
+
+void mg_k_lora(mg_kpool *pool, float *y, const float *x, int n, int in, int out,
+               const mg_k_lora_expert *experts, int n_experts, const float *gate, float *scratch)
+{
+    int rmax = lora_rmax(experts, n_experts);
+    float *xg = scratch;             /* [cnt, in]  rows gathered for one expert */
+    float *t = xg + (size_t)n * in;  /* [cnt, r]   A x */
+    float *u = t + (size_t)n * rmax; /* [cnt, out] B (A x) */
+    for (int e = 0; e < n_experts; e++) {
+        const mg_k_lora_expert *ex = &experts[e];
+        if (!ex->A || !ex->B || ex->r <= 0) continue;
+        int cnt = 0;
+        for (int i = 0; i < n; i++) {
+            if (gate[(size_t)i * n_experts + e] == 0.0f) continue;
+            memcpy(xg + (size_t)cnt * in, x + (size_t)i * in, (size_t)in * sizeof *x);
+            cnt++;
+        }
+        if (cnt == 0) continue;
+        mg_k_matmul(pool, t, xg, ex->A, ex->dt, cnt, in, ex->r, false);
+        mg_k_matmul(pool, u, t, ex->B, ex->dt, cnt, ex->r, out, false);
+        int c = 0;
+        for (int i = 0; i < n; i++) {
+            float g = gate[(size_t)i * n_experts + e];
+            if (g == 0.0f) continue;
+            float s = g * ex->scaling;
+            float *yi = y + (size_t)i * out;
+            const float *ui = u + (size_t)c * out;
+            for (int o = 0; o < out; o++) yi[o] += ui[o] * s;
+            c++;
+        }
+    }
+}

@@ -1,0 +1,310 @@
+/* test_kernel_ops.c — every optimized CPU kernel against its scalar `_ref`
+ * twin, in the spirit of ggml's test-backend-ops: one table of cases (op,
+ * dtype, shape), inputs from a fixed seed, outputs in guarded buffers, and
+ * each case checked for NaN/Inf, NMSE and a per-element error bound.
+ *
+ * Tolerances. Both sides compute in fp32 from the same fp32 products; they
+ * differ only in summation order (the AVX2 kernel sums 8 lanes, then across
+ * lanes, and splits k into blocks). Such sums differ by at most about
+ * sqrt(k) * eps * sum|x_l w_l| in practice (Higham, ch. 4), so the per-element
+ * bound below is 4 * sqrt(k) * eps * sum|x_l w_l| and NMSE must be <= 1e-10. */
+#include <criterion/criterion.h>
+#include <float.h>
+#include <math.h>
+#include <stdatomic.h>
+#include <stdio.h>
+
+#include "kt_util.h"
+
+typedef struct mm_case {
+    int n, k, m;
+} mm_case;
+
+/* Shapes: 1s, sizes just off multiples of 8/16 (tile and vector tails), the
+ * decode case (n = 1) and batched/prefill cases (n = 2..64) at model shapes,
+ * and k above the 1024 block so the blocked accumulation is exercised. */
+static const mm_case mm_cases[] = {
+    {1, 1, 1},     {1, 7, 5},     {1, 8, 8},     {1, 9, 17},     {1, 16, 33},   {2, 15, 3},
+    {3, 33, 17},   {4, 64, 12},   {5, 100, 9},   {7, 1023, 13},  {1, 576, 192}, {4, 576, 67},
+    {16, 96, 70},  {17, 129, 31}, {64, 576, 24}, {2, 2051, 9},   {6, 2500, 21}, {1, 4100, 36},
+    {33, 1025, 5}, {64, 40, 130}, {9, 1536, 40}, {1, 2048, 257},
+};
+
+static const mg_dtype dtypes[] = {MG_DTYPE_F32, MG_DTYPE_F16, MG_DTYPE_BF16};
+
+/* sum_l |x_l w_l| for output (i, j), in double. */
+static double abs_dot(const float *x, const void *W, mg_dtype t, int k, int i, int j)
+{
+    double s = 0;
+    for (int l = 0; l < k; l++) {
+        float w;
+        size_t idx = (size_t)j * k + l;
+        if (t == MG_DTYPE_F32)
+            w = ((const float *)W)[idx];
+        else if (t == MG_DTYPE_F16)
+            w = mg_f16_to_f32(((const uint16_t *)W)[idx]);
+        else
+            w = mg_bf16_to_f32(((const uint16_t *)W)[idx]);
+        s += fabs((double)x[(size_t)i * k + l] * w);
+    }
+    return s;
+}
+
+/* Runs the whole table through mg_k_matmul (whatever path is selected) and
+ * compares with mg_k_matmul_ref. */
+static void check_matmul_table(mg_kpool *pool, const char *path)
+{
+    uint64_t seed = 42;
+    for (size_t c = 0; c < sizeof mm_cases / sizeof *mm_cases; c++) {
+        for (size_t d = 0; d < 3; d++) {
+            for (int acc = 0; acc < 2; acc++) {
+                mm_case mc = mm_cases[c];
+                mg_dtype t = dtypes[d];
+                size_t ny = (size_t)mc.n * mc.m;
+                float *x = malloc((size_t)mc.n * mc.k * sizeof *x);
+                kt_fill(x, (size_t)mc.n * mc.k, &seed, 1.0f);
+                void *W = kt_weights(t, (size_t)mc.m * mc.k, &seed, 0.5f);
+                float *y = kt_guarded(ny), *yr = kt_guarded(ny);
+                for (size_t i = 0; i < ny; i++) y[i] = yr[i] = (float)i * 0.25f - 3.0f;
+                mg_k_matmul(pool, y, x, W, t, mc.n, mc.k, mc.m, acc);
+                mg_k_matmul_ref(yr, x, W, t, mc.n, mc.k, mc.m, acc);
+                char what[128];
+                snprintf(what, sizeof what, "%s matmul %s n=%d k=%d m=%d acc=%d", path,
+                         mg_dtype_name(t), mc.n, mc.k, mc.m, acc);
+                cr_assert(kt_guard_ok(y, ny), "%s: wrote outside y", what);
+                double nmse = kt_nmse(y, yr, ny);
+                cr_assert(nmse <= 1e-10, "%s: nmse %g", what, nmse);
+                for (int i = 0; i < mc.n; i++) {
+                    for (int j = 0; j < mc.m; j++) {
+                        size_t o = (size_t)i * mc.m + j;
+                        cr_assert(isfinite(y[o]), "%s: y[%d,%d] not finite", what, i, j);
+                        double bound = 4 * sqrt((double)mc.k) * FLT_EPSILON *
+                                       (abs_dot(x, W, t, mc.k, i, j) + (acc ? fabsf(yr[o]) : 0));
+                        cr_assert(fabs((double)y[o] - yr[o]) <= bound + 1e-30,
+                                  "%s: y[%d,%d] = %.9g, ref %.9g", what, i, j, y[o], yr[o]);
+                    }
+                }
+                kt_guarded_free(y);
+                kt_guarded_free(yr);
+                free(x);
+                free(W);
+            }
+        }
+    }
+}
+
+Test(matmul, table_selected_isa_single_thread)
+{
+    mg_k_cpu_force_scalar(false);
+    check_matmul_table(NULL, mg_k_cpu_isa());
+}
+
+Test(matmul, table_selected_isa_pool)
+{
+    mg_k_cpu_force_scalar(false);
+    mg_kpool *pool = NULL;
+    cr_assert_eq(mg_kpool_new(3, &pool, NULL), 0);
+    check_matmul_table(pool, mg_k_cpu_isa());
+    mg_kpool_free(pool);
+}
+
+Test(matmul, table_scalar_pool)
+{
+    mg_k_cpu_force_scalar(true);
+    mg_kpool *pool = NULL;
+    cr_assert_eq(mg_kpool_new(2, &pool, NULL), 0);
+    check_matmul_table(pool, "scalar");
+    mg_kpool_free(pool);
+    mg_k_cpu_force_scalar(false);
+}
+
+Test(matmul, avx2_selected_when_supported)
+{
+    mg_k_cpu_force_scalar(false);
+#if defined(__x86_64__)
+    __builtin_cpu_init();
+    if (!(__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") &&
+          __builtin_cpu_supports("f16c")))
+        cr_skip_test("CPU lacks AVX2/FMA/F16C: only the scalar path is tested");
+    cr_assert_str_eq(mg_k_cpu_isa(), "avx2");
+#else
+    cr_skip_test("not x86-64: only the scalar path exists");
+#endif
+}
+
+/* NaN and inf in x must reach exactly the outputs they feed, in both paths
+ * (a kernel that skips work or mixes rows would lose or spread them). */
+Test(matmul, nan_inf_propagate)
+{
+    uint64_t seed = 7;
+    const int n = 5, k = 37, m = 19;
+    for (size_t d = 0; d < 3; d++) {
+        float x[5 * 37];
+        kt_fill(x, (size_t)n * k, &seed, 1.0f);
+        x[1 * k + 3] = NAN;
+        x[3 * k + 36] = INFINITY; /* with random-sign weights: +-inf per output */
+        void *W = kt_weights(dtypes[d], (size_t)m * k, &seed, 1.0f);
+        float y[5 * 19], yr[5 * 19];
+        mg_k_matmul(NULL, y, x, W, dtypes[d], n, k, m, false);
+        mg_k_matmul_ref(yr, x, W, dtypes[d], n, k, m, false);
+        for (int i = 0; i < n; i++) {
+            for (int j = 0; j < m; j++) {
+                float a = y[i * m + j], b = yr[i * m + j];
+                if (i == 1)
+                    cr_assert(isnan(a) && isnan(b), "row 1 must be NaN");
+                else if (i == 3)
+                    cr_assert(isinf(a) && a == b, "row 3 must be the same inf");
+                else
+                    cr_assert(isfinite(a) && isfinite(b));
+            }
+        }
+        free(W);
+    }
+}
+
+/* ---- batched multi-LoRA ------------------------------------------------------- */
+
+typedef struct lora_case {
+    int n, in, out, n_experts;
+    int r[4];
+    const char *gates; /* per row: one char per expert, '0' off, '1' on, 'h' 0.5, 'm' -0.25 */
+} lora_case;
+
+static const lora_case lora_cases[] = {
+    {1, 16, 8, 1, {4}, "1"},
+    {1, 64, 48, 3, {8, 8, 8}, "010"},
+    {4,
+     33,
+     17,
+     2,
+     {3, 5},
+     "10"
+     "01"
+     "11"
+     "00"},
+    {5,
+     100,
+     70,
+     4,
+     {16, 0, 8, 1},
+     "1111"
+     "0100"
+     "hm00"
+     "0011"
+     "0000"},
+    {16, 96, 64, 3, {16, 16, 16}, "100010001100010001100010001100010001100010001100"},
+    {3,
+     576,
+     192,
+     2,
+     {16, 32},
+     "1h"
+     "m1"
+     "01"},
+};
+
+static float gate_of(char c)
+{
+    return c == '1' ? 1.0f : c == 'h' ? 0.5f : c == 'm' ? -0.25f : 0.0f;
+}
+
+Test(lora, batched_against_ref)
+{
+    uint64_t seed = 99;
+    mg_kpool *pool = NULL;
+    cr_assert_eq(mg_kpool_new(2, &pool, NULL), 0);
+    for (size_t c = 0; c < sizeof lora_cases / sizeof *lora_cases; c++) {
+        for (size_t d = 0; d < 3; d++) {
+            const lora_case *lc = &lora_cases[c];
+            mg_k_lora_expert ex[4];
+            void *bufs[8] = {0};
+            for (int e = 0; e < lc->n_experts; e++) {
+                int r = lc->r[e];
+                bufs[2 * e] = r ? kt_weights(dtypes[d], (size_t)r * lc->in, &seed, 0.3f) : NULL;
+                bufs[2 * e + 1] =
+                    r ? kt_weights(dtypes[d], (size_t)lc->out * r, &seed, 0.3f) : NULL;
+                ex[e] = (mg_k_lora_expert){bufs[2 * e], bufs[2 * e + 1], dtypes[d], r,
+                                           2.0f / (float)(r ? r : 1) + (float)e};
+            }
+            float *gate = malloc((size_t)lc->n * lc->n_experts * sizeof *gate);
+            for (int i = 0; i < lc->n * lc->n_experts; i++) gate[i] = gate_of(lc->gates[i]);
+            size_t nx = (size_t)lc->n * lc->in, ny = (size_t)lc->n * lc->out;
+            float *x = malloc(nx * sizeof *x);
+            kt_fill(x, nx, &seed, 1.0f);
+            float *y = kt_guarded(ny), *yr = kt_guarded(ny);
+            kt_fill(y, ny, &seed, 1.0f);
+            memcpy(yr, y, ny * sizeof *y);
+            float *y0 = malloc(ny * sizeof *y0);
+            memcpy(y0, y, ny * sizeof *y);
+            size_t ns = mg_k_lora_scratch_floats(lc->n, lc->in, lc->out, ex, lc->n_experts);
+            float *scratch = kt_guarded(ns);
+            mg_k_lora(pool, y, x, lc->n, lc->in, lc->out, ex, lc->n_experts, gate, scratch);
+            mg_k_lora_ref(yr, x, lc->n, lc->in, lc->out, ex, lc->n_experts, gate);
+            cr_assert(kt_guard_ok(y, ny), "lora case %zu %s: wrote outside y", c,
+                      mg_dtype_name(dtypes[d]));
+            cr_assert(kt_guard_ok(scratch, ns), "lora case %zu: wrote outside scratch", c);
+            double nmse = kt_nmse(y, yr, ny);
+            cr_assert(nmse <= 1e-10, "lora case %zu %s: nmse %g", c, mg_dtype_name(dtypes[d]),
+                      nmse);
+            for (size_t i = 0; i < ny; i++) {
+                cr_assert(isfinite(y[i]));
+                /* Rows whose gates are all zero must be untouched, bit for bit. */
+                int row = (int)(i / (size_t)lc->out), on = 0;
+                for (int e = 0; e < lc->n_experts; e++)
+                    on |= gate[(size_t)row * lc->n_experts + e] != 0.0f && lc->r[e] > 0;
+                if (!on)
+                    cr_assert(y[i] == yr[i] && y[i] == y0[i], "lora: idle row %d changed", row);
+                cr_assert(fabsf(y[i] - yr[i]) <= 1e-5f * (1.0f + fabsf(yr[i])),
+                          "lora case %zu %s: y[%zu] = %.9g, ref %.9g", c, mg_dtype_name(dtypes[d]),
+                          i, y[i], yr[i]);
+            }
+            kt_guarded_free(y);
+            kt_guarded_free(yr);
+            kt_guarded_free(scratch);
+            free(x);
+            free(y0);
+            free(gate);
+            for (int b = 0; b < 8; b++) free(bufs[b]);
+        }
+    }
+    mg_kpool_free(pool);
+}
+
+/* ---- thread pool --------------------------------------------------------------- */
+
+typedef struct pool_probe {
+    atomic_int hits[1000];
+} pool_probe;
+
+static void probe_fn(int i, void *arg)
+{
+    pool_probe *p = arg;
+    atomic_fetch_add(&p->hits[i], 1);
+}
+
+Test(kpool, every_index_once_across_many_runs)
+{
+    for (int threads = 1; threads <= 4; threads++) {
+        mg_kpool *pool = NULL;
+        cr_assert_eq(mg_kpool_new(threads, &pool, NULL), 0);
+        cr_assert_eq(mg_kpool_size(pool), threads);
+        static pool_probe probe;
+        for (int run = 0; run < 300; run++) {
+            int n = (run * 37) % 1000 + 1;
+            for (int i = 0; i < 1000; i++) atomic_store(&probe.hits[i], 0);
+            mg_kpool_run(pool, n, probe_fn, &probe);
+            for (int i = 0; i < 1000; i++)
+                cr_assert_eq(atomic_load(&probe.hits[i]), i < n ? 1 : 0, "threads=%d n=%d i=%d",
+                             threads, n, i);
+        }
+        mg_kpool_free(pool);
+    }
+    mg_kpool_free(NULL);
+    mg_kpool *p0 = NULL;
+    cr_assert_eq(mg_kpool_new(0, &p0, NULL), 0); /* all cores */
+    cr_assert_geq(mg_kpool_size(p0), 1);
+    mg_kpool_free(p0);
+    mg_error err = {0};
+    cr_assert_eq(mg_kpool_new(-1, &p0, &err), MG_EINVAL);
+    cr_assert_null(p0);
+}
