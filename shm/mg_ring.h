@@ -137,4 +137,128 @@ int mg_doorbell_drain(int rfd);
  * Returns 1 rung, 0 timeout, MG_EPIPE peer gone, or a negative errno code. */
 int mg_doorbell_wait(int rfd, int timeout_ms);
 
+/* ---- the coordinator <-> worker protocol --------------------------------------------
+ *
+ * Each worker has two rings: requests (coordinator -> worker) and results
+ * (worker -> coordinator). Payloads are little-endian fixed-width integers and
+ * strings as u32 length + bytes. Decoders check every length against the bytes
+ * left (a message is untrusted input) and fail with MG_EPROTO naming the field.
+ *
+ *   worker -> coordinator                 coordinator -> worker
+ *   HELLO  {version, pid, worker index}   REQUEST {req id, task, prompt, stops, strategy,
+ *   READY  {n_experts, description}                sampling, samples[]}
+ *   TEXT   {req id, slot, bytes}          CANCEL  {req id, slot (or all)}
+ *   DONE   {req id, slot, finish, counts, SHUTDOWN {}
+ *           experts used}
+ *   ERROR  {req id (0: fatal), code, message}
+ *
+ * A request carries several sample indices of one task and strategy; each is a
+ * "slot" 0..n-1 in the TEXT/DONE/CANCEL messages that refer to it.
+ */
+
+#define MG_PROTO_VERSION   1u
+#define MG_MSG_MAX_EXPERTS 64
+#define MG_SLOT_ALL        0xffffffffu
+
+typedef enum mg_msg_type {
+    MG_MSG_HELLO = 1,
+    MG_MSG_READY,
+    MG_MSG_REQUEST,
+    MG_MSG_TEXT,
+    MG_MSG_DONE,
+    MG_MSG_CANCEL,
+    MG_MSG_ERROR,
+    MG_MSG_SHUTDOWN,
+} mg_msg_type;
+
+/* Finish reasons of a sample (DONE). */
+typedef enum mg_msg_finish {
+    MG_MSG_FINISH_EOS = 1,
+    MG_MSG_FINISH_LENGTH,
+    MG_MSG_FINISH_STOP,   /* a stop string appeared in the text */
+    MG_MSG_FINISH_CANCEL, /* cancelled by the coordinator */
+} mg_msg_finish;
+const char *mg_msg_finish_name(uint32_t f); /* "eos", "length", "stop", "cancel", "?" */
+
+typedef struct mg_msg_hello {
+    uint32_t version;
+    uint32_t pid;
+    uint32_t worker_index;
+} mg_msg_hello;
+
+typedef struct mg_msg_ready {
+    uint32_t n_experts;
+    char desc[256]; /* model description for logs, NUL-terminated */
+} mg_msg_ready;
+
+/* Decoded requests own their memory (mg_msg_request_free). */
+typedef struct mg_msg_request {
+    uint64_t req_id;
+    char *task_id;
+    char *prompt; /* NUL-terminated; prompt_len excludes the NUL */
+    uint32_t prompt_len;
+    char **stops;
+    uint32_t n_stops;
+    char *strategy;
+    bool greedy;
+    float temperature, top_p;
+    int32_t top_k;
+    uint64_t seed;
+    int32_t max_new_tokens;
+    uint64_t task_key;
+    uint32_t *sample_index;
+    uint32_t n_samples;
+} mg_msg_request;
+
+typedef struct mg_msg_text {
+    uint64_t req_id;
+    uint32_t slot;
+    const char *text; /* borrowed from the ring message */
+    uint32_t len;
+} mg_msg_text;
+
+typedef struct mg_msg_done {
+    uint64_t req_id;
+    uint32_t slot;
+    uint32_t finish; /* mg_msg_finish */
+    int32_t n_prompt, n_generated;
+    uint32_t n_experts; /* experts used by the sample */
+    int32_t experts[MG_MSG_MAX_EXPERTS];
+} mg_msg_done;
+
+typedef struct mg_msg_cancel {
+    uint64_t req_id;
+    uint32_t slot; /* MG_SLOT_ALL for every slot */
+} mg_msg_cancel;
+
+typedef struct mg_msg_error {
+    uint64_t req_id; /* 0: the worker is going down */
+    int32_t code;
+    char msg[1024];
+} mg_msg_error;
+
+/* Senders write one message into the ring: 0, MG_EAGAIN (full: retry after
+ * waiting), MG_ERANGE (larger than the ring's max payload). */
+int mg_msg_send_hello(mg_ring *r, const mg_msg_hello *m);
+int mg_msg_send_ready(mg_ring *r, const mg_msg_ready *m);
+int mg_msg_send_request(mg_ring *r, const mg_msg_request *m);
+int mg_msg_send_text(mg_ring *r, uint64_t req_id, uint32_t slot, const char *text, size_t len);
+int mg_msg_send_done(mg_ring *r, const mg_msg_done *m);
+int mg_msg_send_cancel(mg_ring *r, const mg_msg_cancel *m);
+int mg_msg_send_error(mg_ring *r, const mg_msg_error *m);
+int mg_msg_send_shutdown(mg_ring *r);
+/* Bytes mg_msg_send_request needs (to refuse a request too big for the ring). */
+size_t mg_msg_request_size(const mg_msg_request *m);
+
+/* Decoders: 0, or MG_EPROTO (err names the message type and field) when the
+ * payload is malformed or the type does not match. */
+int mg_msg_decode_hello(const mg_ring_msg *in, mg_msg_hello *out, mg_error *err);
+int mg_msg_decode_ready(const mg_ring_msg *in, mg_msg_ready *out, mg_error *err);
+int mg_msg_decode_request(const mg_ring_msg *in, mg_msg_request *out, mg_error *err);
+void mg_msg_request_free(mg_msg_request *m); /* frees the fields; m itself is the caller's */
+int mg_msg_decode_text(const mg_ring_msg *in, mg_msg_text *out, mg_error *err);
+int mg_msg_decode_done(const mg_ring_msg *in, mg_msg_done *out, mg_error *err);
+int mg_msg_decode_cancel(const mg_ring_msg *in, mg_msg_cancel *out, mg_error *err);
+int mg_msg_decode_error(const mg_ring_msg *in, mg_msg_error *out, mg_error *err);
+
 #endif /* MG_RING_H */
