@@ -29,7 +29,7 @@
 /* ---- tasks and datasets ------------------------------------------------------ */
 
 typedef struct mg_task {
-    char *task_id;            /* "HumanEval/0", "Mbpp/2" */
+    char *task_id; /* "HumanEval/0", "Mbpp/2" */
     char *prompt;
     char *entry_point;        /* NULL when absent (custom files) */
     char *canonical_solution; /* NULL when absent */
@@ -38,21 +38,21 @@ typedef struct mg_task {
 } mg_task;
 
 typedef struct mg_dataset {
-    char *name;    /* "humaneval", "mbpp", or "custom" */
-    char *path;    /* file it was read from */
-    char *hash;    /* MD5 hex of the decompressed file (EvalPlus's dataset hash) */
+    char *name; /* "humaneval", "mbpp", or "custom" */
+    char *path; /* file it was read from */
+    char *hash; /* MD5 hex of the decompressed file (EvalPlus's dataset hash) */
     mg_task *tasks;
     size_t n_tasks;
 } mg_dataset;
 
 typedef struct mg_dataset_params {
-    const char *name;        /* "humaneval" | "mbpp" | "humaneval-orig" | "custom" */
-    const char *path;        /* --dataset-path; required for "custom" */
-    bool mini;               /* --mini  (HumanEval+ Mini) */
-    bool noextreme;          /* --noextreme */
-    const char *id_range;    /* --id-range "LO,HI": half-open, dataset order; NULL = all */
-    const char *task_ids;    /* --task-ids "HumanEval/0,HumanEval/3"; NULL = all */
-    bool allow_download;     /* false: fail instead of fetching */
+    const char *name;     /* "humaneval" | "mbpp" | "humaneval-orig" | "custom" */
+    const char *path;     /* --dataset-path; required for "custom" */
+    bool mini;            /* --mini  (HumanEval+ Mini) */
+    bool noextreme;       /* --noextreme */
+    const char *id_range; /* --id-range "LO,HI": half-open, dataset order; NULL = all */
+    const char *task_ids; /* --task-ids "HumanEval/0,HumanEval/3"; NULL = all */
+    bool allow_download;  /* false: fail instead of fetching */
 } mg_dataset_params;
 
 mg_dataset_params mg_dataset_default_params(void);
@@ -123,5 +123,96 @@ int mg_sample_file_count(const mg_sample_file *f, const char *task_id); /* sampl
 int mg_sample_file_append(mg_sample_file *f, const char *task_id, const char *solution,
                           mg_error *err);
 void mg_sample_file_close(mg_sample_file *f);
+
+/* ---- additions (datasets engineer) ------------------------------------------------ */
+
+/* EvalPlus constants, exactly as evalplus/codegen.py and provider/utility.py spell them. */
+#define MG_EVALPLUS_MAGIC "-[[]]-this-is-really-our-highest-priority-[[]]-"
+#define MG_EVALPLUS_INSTRUCTION_PREFIX                                                             \
+    "Please provide a self-contained Python script that solves the following problem in a "        \
+    "markdown code block:"
+#define MG_EVALPLUS_RESPONSE_PREFIX                                                                \
+    "Below is a Python script with a self-contained function that solves the problem and "         \
+    "passes corresponding tests:"
+/* HF backend: `min_index = 10000` before the stop search, so a completion with no
+ * stop string is cut at 10,000 characters (code points). */
+#define MG_EVALPLUS_HF_MAX_CHARS 10000
+
+/* Environment variable that replaces "https://github.com" in the release URLs
+ * (tests point it at a local server). */
+#define MG_EVALPLUS_RELEASE_URL_ENV "MOEGEN_EVALPLUS_RELEASE_URL"
+
+/* Where a dataset comes from, without reading it: --dataset-path, then
+ * HUMANEVAL_OVERRIDE_PATH / MBPP_OVERRIDE_PATH, then the evalplus cache; when the
+ * cache file is missing *path is the cache path it would be downloaded to and
+ * *url the URL (both malloc'd; *url is NULL when no download is needed).
+ * *expected_md5 is the known hash of the release file (static string) or NULL. */
+int mg_dataset_resolve(const mg_dataset_params *p, char **path, char **url,
+                       const char **expected_md5, mg_error *err);
+
+/* "$XDG_CACHE_HOME/evalplus" or "$HOME/.cache/evalplus" (malloc'd). */
+char *mg_evalplus_cache_dir(void);
+
+/* Downloads a .jsonl.gz from `url`, checks that it decompresses, parses as a
+ * dataset and (when expected_md5 != NULL) that the MD5 of the decompressed
+ * bytes matches, then stores the decompressed file at `cache_path` atomically
+ * (temporary file + rename). Nothing is left behind on failure. */
+int mg_dataset_download(const char *url, const char *cache_path, const char *expected_md5,
+                        mg_error *err);
+
+/* Keeps only the tasks selected by id_range / task_ids (either may be NULL).
+ * id_range is EvalPlus's: the task is kept when LO <= int(task_id.split("/")[1]) < HI. */
+int mg_dataset_select(mg_dataset *ds, const char *id_range, const char *task_ids, mg_error *err);
+
+/* Python's str.strip(): the [start, end) byte range of `s` without leading and
+ * trailing Unicode whitespace (str.isspace). `s` is UTF-8. */
+void mg_py_strip(const char *s, size_t len, size_t *start, size_t *end);
+
+/* Cuts at the earliest stop string or after max_chars code points, whichever
+ * comes first, then replaces tabs by 4 spaces (malloc'd; NULL on ENOMEM).
+ * mg_completion_truncate() is this with MG_EVALPLUS_HF_MAX_CHARS. */
+char *mg_completion_truncate_n(const char *text, size_t len, const mg_strlist *stops,
+                               size_t max_chars);
+
+/* Python repr(float) / str(float): "0.0", "0.8", "1e-05", "1e+16", "inf", "nan". */
+char *mg_py_float_repr(double v);
+
+/* One sample-file line: {"task_id": ..., "solution": ...} + "\n", as
+ * json.dumps(...) + "\n". Invalid UTF-8 in the solution is an error naming the task. */
+int mg_json_dumps_record(mg_sbuf *out, const char *task_id, const char *solution,
+                         size_t solution_len, mg_error *err);
+
+/* `<root>/<dataset>/<id>.jsonl` and its raw twin (target.replace(".jsonl",
+ * ".raw.jsonl"), every occurrence, as EvalPlus). Creates the folders. Both
+ * malloc'd. */
+int mg_sample_paths(const char *root, const char *dataset, const char *id, char **path,
+                    char **raw_path, mg_error *err);
+
+/* Number of task ids with at least one sample, and total records. */
+size_t mg_sample_file_n_tasks(const mg_sample_file *f);
+size_t mg_sample_file_n_records(const mg_sample_file *f);
+
+/* MD5 (RFC 1321), used as EvalPlus's dataset hash. */
+typedef struct mg_md5 {
+    uint32_t s[4];
+    uint64_t n;
+    uint8_t buf[64];
+} mg_md5;
+void mg_md5_init(mg_md5 *m);
+void mg_md5_update(mg_md5 *m, const void *p, size_t n);
+void mg_md5_final(mg_md5 *m, uint8_t digest[16]);
+/* Lowercase hex of the MD5 of p[0..n) into out (33 bytes with the NUL). */
+void mg_md5_hex(const void *p, size_t n, char out[33]);
+
+/* Reads a whole file, gunzipping it when it starts with the gzip magic
+ * (several members and zero padding allowed, as Python's gzip). *data is
+ * malloc'd and NUL-terminated (the NUL is not counted in *len). */
+int mg_read_maybe_gz(const char *path, char **data, size_t *len, mg_error *err);
+/* The same on a buffer in memory (`what` names it in errors). */
+int mg_gunzip_maybe(const char *what, const void *in, size_t in_len, char **data, size_t *len,
+                    mg_error *err);
+/* Parses decompressed JSONL text into tasks (what = file name for errors). */
+int mg_dataset_parse(const char *what, const char *name, const char *text, size_t len,
+                     mg_dataset *out, mg_error *err);
 
 #endif /* MG_DATASET_H */

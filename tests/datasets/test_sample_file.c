@@ -1,0 +1,131 @@
+/* Sample files: exact records, torn-line repair, per-task counts, errors. */
+#include <fcntl.h>
+#include <sys/wait.h>
+
+#include "ds_test_util.h"
+#include "mg_dataset.h"
+
+Test(sample_file, paths_and_output_id)
+{
+    char *dir = ds_tmpdir();
+    char *path, *raw;
+    mg_error err = {0};
+    char *id = mg_output_id("./ckpt/m/", "hf", 0.8);
+    cr_assert_str_eq(id, "ckpt--m_hf_temp_0.8");
+    cr_assert_eq(mg_sample_paths(dir, "humaneval", id, &path, &raw, &err), 0, "%s", err.msg);
+    char want[512];
+    snprintf(want, sizeof want, "%s/humaneval/ckpt--m_hf_temp_0.8.jsonl", dir);
+    cr_assert_str_eq(path, want);
+    snprintf(want, sizeof want, "%s/humaneval/ckpt--m_hf_temp_0.8.raw.jsonl", dir);
+    cr_assert_str_eq(raw, want);
+    struct stat st;
+    snprintf(want, sizeof want, "%s/humaneval", dir);
+    cr_assert_eq(stat(want, &st), 0);
+    cr_assert(S_ISDIR(st.st_mode));
+    free(path), free(raw), free(id);
+    /* Python's replace() hits every ".jsonl" in the path, root included. */
+    snprintf(want, sizeof want, "%s/a.jsonl.d", dir);
+    cr_assert_eq(mg_sample_paths(want, "mbpp", "m", &path, &raw, &err), 0);
+    cr_assert(strstr(raw, "/a.raw.jsonl.d/mbpp/m.raw.jsonl"), "%s", raw);
+    free(path), free(raw), free(dir);
+}
+
+Test(sample_file, append_exact_bytes_and_counts)
+{
+    char *dir = ds_tmpdir();
+    char *p = ds_path(dir, "s.jsonl");
+    mg_sample_file *f;
+    mg_error err = {0};
+    cr_assert_eq(mg_sample_file_open(p, &f, &err), 0, "%s", err.msg);
+    cr_assert_eq(mg_sample_file_count(f, "A/0"), 0);
+    cr_assert_eq(mg_sample_file_append(f, "A/0", "def f():\n\treturn \"\xc3\xa9\"\n", &err), 0);
+    cr_assert_eq(mg_sample_file_append(f, "A/0", "", &err), 0);
+    cr_assert_eq(mg_sample_file_append(f, "A/1", "\xf0\x9f\x98\x80", &err), 0);
+    cr_assert_eq(mg_sample_file_append(f, "A/1", "bad \xff", &err), MG_EFORMAT);
+    cr_assert(strstr(err.msg, "task A/1") && strstr(err.msg, p), "%s", err.msg);
+    cr_assert_eq(mg_sample_file_count(f, "A/0"), 2);
+    cr_assert_eq(mg_sample_file_count(f, "A/1"), 1);
+    mg_sample_file_close(f);
+    char *d = ds_slurp(p, NULL);
+    cr_assert_str_eq(
+        d, "{\"task_id\": \"A/0\", \"solution\": \"def f():\\n\\treturn \\\"\\u00e9\\\"\\n\"}\n"
+           "{\"task_id\": \"A/0\", \"solution\": \"\"}\n"
+           "{\"task_id\": \"A/1\", \"solution\": \"\\ud83d\\ude00\"}\n");
+    free(d);
+    /* Reopening reads the counts back. */
+    cr_assert_eq(mg_sample_file_open(p, &f, &err), 0);
+    cr_assert_eq(mg_sample_file_count(f, "A/0"), 2);
+    cr_assert_eq(mg_sample_file_count(f, "A/1"), 1);
+    cr_assert_eq(mg_sample_file_count(f, "A/2"), 0);
+    cr_assert_eq(mg_sample_file_n_tasks(f), 2);
+    cr_assert_eq(mg_sample_file_n_records(f), 3);
+    mg_sample_file_close(f);
+    free(p), free(dir);
+}
+
+Test(sample_file, torn_last_line_is_cut)
+{
+    char *dir = ds_tmpdir();
+    char *p = ds_path(dir, "s.jsonl");
+    const char *whole = "{\"task_id\": \"A/0\", \"solution\": \"x\"}\n\n"
+                        "{\"task_id\": \"A/0\", \"solution\": \"y\"}\n";
+    char buf[512];
+    snprintf(buf, sizeof buf, "%s{\"task_id\": \"A/1\", \"solu", whole);
+    ds_write(p, buf, strlen(buf));
+    mg_sample_file *f;
+    mg_error err = {0};
+    cr_assert_eq(mg_sample_file_open(p, &f, &err), 0, "%s", err.msg);
+    cr_assert_eq(mg_sample_file_count(f, "A/0"), 2);
+    cr_assert_eq(mg_sample_file_count(f, "A/1"), 0);
+    cr_assert_eq(mg_sample_file_append(f, "A/1", "z", &err), 0);
+    mg_sample_file_close(f);
+    char *d = ds_slurp(p, NULL);
+    snprintf(buf, sizeof buf, "%s{\"task_id\": \"A/1\", \"solution\": \"z\"}\n", whole);
+    cr_assert_str_eq(d, buf);
+    free(d);
+    /* A complete record without its newline is also cut (it may not be whole). */
+    ds_write(p, "{\"task_id\": \"A/0\", \"solution\": \"x\"}", 36);
+    cr_assert_eq(mg_sample_file_open(p, &f, &err), 0);
+    cr_assert_eq(mg_sample_file_n_records(f), 0);
+    mg_sample_file_close(f);
+    size_t n;
+    d = ds_slurp(p, &n);
+    cr_assert_eq(n, 0);
+    free(d), free(p), free(dir);
+}
+
+Test(sample_file, bad_existing_file)
+{
+    char *dir = ds_tmpdir();
+    char *p = ds_path(dir, "s.jsonl");
+    ds_write(p, "{\"task_id\": \"A/0\", \"solution\": \"x\"}\nnot json\n", 46);
+    mg_sample_file *f;
+    mg_error err = {0};
+    cr_assert_eq(mg_sample_file_open(p, &f, &err), MG_EFORMAT);
+    cr_assert(strstr(err.msg, ":2: malformed JSON"), "%s", err.msg);
+    ds_write(p, "{\"solution\": \"x\"}\n", 18);
+    cr_assert_eq(mg_sample_file_open(p, &f, &err), MG_EFORMAT);
+    cr_assert(strstr(err.msg, ":1: record without"), "%s", err.msg);
+    char *missing = ds_path(dir, "no/such/dir/s.jsonl");
+    cr_assert_eq(mg_sample_file_open(missing, &f, &err), MG_ENOENT);
+    free(missing), free(p), free(dir);
+}
+
+Test(sample_file, second_writer_is_refused)
+{
+    char *dir = ds_tmpdir();
+    char *p = ds_path(dir, "s.jsonl");
+    mg_sample_file *f;
+    mg_error err = {0};
+    cr_assert_eq(mg_sample_file_open(p, &f, &err), 0);
+    pid_t pid = fork();
+    if (pid == 0) {
+        mg_sample_file *g;
+        _exit(mg_sample_file_open(p, &g, &err) == MG_EAGAIN ? 0 : 1);
+    }
+    int st;
+    waitpid(pid, &st, 0);
+    cr_assert(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+    mg_sample_file_close(f);
+    free(p), free(dir);
+}

@@ -1,0 +1,131 @@
+#!/usr/bin/env python3
+"""Generate the reference fixtures for tests/datasets/ with CPython itself.
+
+Run once (from the repository root, with ../shared present) and commit the
+output; tests never run Python packages, only compare against these files:
+
+  golden/humanevalplus_dumps.txt.gz, golden/mbppplus_dumps.txt.gz
+      three lines per task, in file order:
+        json.dumps(task["prompt"])
+        json.dumps(task["canonical_solution"])
+        json.dumps({"task_id": id, "solution": task["prompt"].strip() + "\\n"
+                    + task["canonical_solution"]})
+      i.e. the escaping of every prompt and canonical solution, and a whole
+      EvalPlus sample record built from the direct-completion prompt.
+  golden/escapes.txt     hex(UTF-8 bytes) TAB json.dumps(s) for tricky strings
+  golden/py_isspace.txt  every code point for which str.isspace() is true (hex)
+  golden/output_ids.txt  model TAB backend TAB float.hex(T) TAB EvalPlus identifier
+                         (model.strip("./").replace("/", "--") + f"_{backend}_temp_{T}")
+"""
+import gzip
+import json
+import os
+import random
+import sys
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+SHARED = os.path.join(os.path.dirname(ROOT), "shared", "datasets")
+OUT = os.path.join(ROOT, "tests", "datasets", "golden")
+
+
+def stream_jsonl(path):
+    # as evalplus.data.utils.stream_jsonl
+    with gzip.open(path, "rt") as fp:
+        for line in fp:
+            if any(not x.isspace() for x in line):
+                yield json.loads(line)
+
+
+def write_gz(name, lines):
+    # mtime=0 so regenerating gives identical bytes
+    with open(os.path.join(OUT, name), "wb") as raw:
+        with gzip.GzipFile(fileobj=raw, mode="wb", mtime=0) as gz:
+            for line in lines:
+                gz.write((line + "\n").encode("ascii"))
+
+
+def dumps_lines(path):
+    for t in stream_jsonl(path):
+        yield json.dumps(t["prompt"])
+        yield json.dumps(t["canonical_solution"])
+        solution = t["prompt"].strip() + "\n" + t["canonical_solution"]
+        yield json.dumps({"task_id": t["task_id"], "solution": solution})
+
+
+def escapes():
+    cases = [
+        "",
+        "plain ascii",
+        "".join(chr(c) for c in range(0, 0x80)),
+        "quote \" backslash \\ slash / tab\tnl\ncr\rbs\bff\f",
+        "\x7f\x80\x9f\xa0\xff",
+        "caf\u00e9 na\u00efve \u00fc\u00df",
+        "\u0100\u07ff\u0800\u2028\u2029\ufeff\uffff\ufffd",
+        "\U00010000\U0001f600\U0010ffff",
+        "mixed \u4e2d\u6587 and emoji \U0001f40d in code: print('\u03c0')",
+        "\x00\x01\x1f\x20",
+    ]
+    rng = random.Random(1234)
+    for _ in range(50):
+        n = rng.randrange(1, 40)
+        s = []
+        for _ in range(n):
+            r = rng.random()
+            if r < 0.4:
+                s.append(chr(rng.randrange(0, 0x80)))
+            elif r < 0.7:
+                s.append(chr(rng.randrange(0x80, 0x800)))
+            elif r < 0.9:
+                c = rng.randrange(0x800, 0x10000)
+                if 0xD800 <= c <= 0xDFFF:
+                    c = 0xE000
+                s.append(chr(c))
+            else:
+                s.append(chr(rng.randrange(0x10000, 0x110000)))
+        cases.append("".join(s))
+    for s in cases:
+        yield s.encode("utf-8").hex() + "\t" + json.dumps(s)
+
+
+def output_ids():
+    temps = [0.0, -0.0, 0.8, 0.2, 1.0, 1e-05, 0.0001, 0.1 + 0.2, 1 / 3, 2 / 3, 1e16, 1e15,
+             9999999999999998.0, 123456789.125, 1e22, 1.5e300, 5e-324, 2.5e-320,
+             1.7976931348623157e308, 1e-07, 0.000123, 100.0, 12345.678, 0.95, 1.2, 0.7,
+             float("inf"), float("-inf")]
+    rng = random.Random(42)
+    for _ in range(200):
+        temps.append(rng.uniform(0, 2))
+        temps.append(10 ** rng.uniform(-30, 30))
+        temps.append(round(rng.uniform(0, 2), rng.randrange(1, 4)))
+    models = [("./ckpt/m/", "hf"), ("/data/models/DyLoRA-MoE", "vllm"),
+              ("ise-uiuc/Magicoder-S-DS-6.7B", "hf"), ("..//.a/b.c/d..", "moegen"),
+              ("plain", "hf"), ("./", "hf")]
+    for i, t in enumerate(temps):
+        model, backend = models[i % len(models)]
+        ident = model.strip("./").replace("/", "--") + f"_{backend}_temp_{t}"
+        yield f"{model}\t{backend}\t{t.hex()}\t{ident}"
+    yield f"nan-model\thf\t{float('nan').hex()}\tnan-model_hf_temp_nan"
+
+
+def main():
+    if not os.path.isdir(SHARED):
+        sys.exit(f"needs {SHARED}")
+    os.makedirs(OUT, exist_ok=True)
+    write_gz("humanevalplus_dumps.txt.gz",
+             dumps_lines(os.path.join(SHARED, "HumanEvalPlus-v0.1.10.jsonl.gz")))
+    write_gz("mbppplus_dumps.txt.gz",
+             dumps_lines(os.path.join(SHARED, "MbppPlus-v0.2.0.jsonl.gz")))
+    with open(os.path.join(OUT, "escapes.txt"), "w") as f:
+        for line in escapes():
+            f.write(line + "\n")
+    with open(os.path.join(OUT, "py_isspace.txt"), "w") as f:
+        for c in range(0x110000):
+            if chr(c).isspace():
+                f.write("%x\n" % c)
+    with open(os.path.join(OUT, "output_ids.txt"), "w") as f:
+        for line in output_ids():
+            f.write(line + "\n")
+
+
+if __name__ == "__main__":
+    main()
