@@ -72,15 +72,20 @@ typedef struct mg_request {
     uint64_t id;               /* caller's handle, unique among live requests */
     const int32_t *prompt_ids; /* copied by submit */
     int n_prompt;
-    int max_new_tokens;        /* default 768 */
+    int max_new_tokens; /* default 768 */
     mg_strategy strategy;
     mg_sampling sampling;
-    uint64_t task_key;         /* stable hash of the task id (for the RNG) */
-    uint32_t sample_index;     /* which sample of the task (RNG, round_robin) */
+    uint64_t task_key;     /* stable hash of the task id (for the RNG) */
+    uint32_t sample_index; /* which sample of the task (RNG, round_robin) */
+    /* Optional, caller-owned [vocab] buffer: receives the scores the first
+     * generated token was chosen from (the raw logits; for ensemble the log
+     * of the averaged distribution). Must stay valid until the request's
+     * first token event. NULL = not wanted. */
+    float *first_logits;
 } mg_request;
 
 typedef enum mg_finish {
-    MG_FINISH_NONE,   /* still running */
+    MG_FINISH_NONE, /* still running */
     MG_FINISH_EOS,
     MG_FINISH_LENGTH, /* max_new_tokens or context full */
     MG_FINISH_CANCEL  /* mg_engine_cancel (e.g. a stop string was seen) */
@@ -88,18 +93,23 @@ typedef enum mg_finish {
 
 typedef struct mg_token_event {
     uint64_t id;
-    int32_t token;     /* -1 when the event only reports a finish */
-    mg_finish finish;  /* != NONE on the sequence's last event */
+    int32_t token;    /* -1 when the event only reports a finish */
+    mg_finish finish; /* != NONE on the sequence's last event */
     int n_prompt, n_generated;
-    int expert;        /* expert used (-1: none/mixed; see experts[] in the finish event) */
+    int expert; /* expert used (-1: none/mixed; see experts[] in the finish event) */
 } mg_token_event;
 
 typedef struct mg_engine_params {
-    int n_threads;      /* 0 = all cores */
-    int max_batch;      /* sequences decoded together */
-    int max_seq_len;    /* KV cache length per sequence; 0 = model max (capped) */
-    int prefill_chunk;  /* prompt tokens per prefill step */
-    bool merge_single;  /* merge the one expert into the base weights when a run uses one */
+    int n_threads;     /* 0 = all cores */
+    int max_batch;     /* sequences decoded together */
+    int max_seq_len;   /* KV cache length per sequence; 0 = model max (capped) */
+    int prefill_chunk; /* prompt tokens per prefill step */
+    /* Merge expert `merge_expert` into the base weights once (fp32 copies of
+     * the adapted projections). Requests must then resolve to that expert
+     * alone (single:N, round_robin on a one-expert model, router on a
+     * one-expert model); anything else is refused at submit. */
+    bool merge_single;
+    int merge_expert; /* used when merge_single */
 } mg_engine_params;
 
 mg_engine_params mg_engine_default_params(void);
@@ -118,5 +128,28 @@ int mg_engine_active(const mg_engine *e);
  * sequence) and reports the new tokens and finishes. */
 int mg_engine_step(mg_engine *e, mg_token_event *events, int max_events, int *n_events,
                    mg_error *err);
+
+/* ---- direct forward (tests, tools) -------------------------------------------- */
+
+/* Runs ids[0..n) through the model in one pass with per-row expert weights
+ * `expert_w` ([n_experts]; NULL = base model) and writes the logits of every
+ * position into logits[n * vocab] (caller-owned). Independent of the request
+ * queue; uses the engine's thread pool. */
+int mg_engine_forward_logits(mg_engine *e, const float *expert_w, const int32_t *ids, int n,
+                             float *logits, mg_error *err);
+
+/* ---- sampling and RNG (exposed for tests and the coordinator) ------------------- */
+
+/* Counter-based uniform double in [0, 1): a pure function of its arguments
+ * (splitmix64 finaliser chained over the four keys; see docs/ENGINE.md). */
+double mg_rng_uniform(uint64_t seed, uint64_t task_key, uint32_t sample_index, uint32_t step);
+
+/* Applies Hugging Face's warpers in generate's order (temperature, top-k,
+ * top-p) to scores[n] in place; removed entries become -INFINITY. Greedy
+ * sampling leaves scores unchanged. Returns -ENOMEM when scratch fails. */
+int mg_sampling_warp(const mg_sampling *s, float *scores, int n);
+/* Picks a token from scores[n] (already warped): argmax (first of ties) when
+ * greedy, else inverse-CDF over softmax(scores) with uniform u. */
+int32_t mg_sampling_pick(const mg_sampling *s, const float *scores, int n, double u);
 
 #endif /* MG_ENGINE_H */

@@ -1,0 +1,685 @@
+/* engine.c — requests, continuous batching and the routing strategies.
+ *
+ * A request becomes a sequence with one or more KV-cache rows:
+ *   router      one row: a routing pass over the prompt with every expert at
+ *               weight 1 (final-norm states -> gate -> top-1 votes), then the
+ *               same row is reset and re-run with the voted expert alone;
+ *   single:N, round_robin, base   one row with a one-hot (or zero) weight;
+ *   best        one row per expert over the prompt, accumulating the prompt's
+ *               NLL; the winner's row keeps its cache and generates;
+ *   ensemble    one row per expert, every step averages their softmaxes;
+ *   mix         an auxiliary base-model row gives each token its gates
+ *               softmax(router logits / T); the main row uses them per token.
+ * Each step gathers a segment per row (prefill chunk or one decode token),
+ * runs them as one batch through the backend, then picks tokens.
+ */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "internal.h"
+
+typedef enum { PH_WAIT, PH_ROUTE, PH_PROMPT, PH_DECODE } phase;
+
+#define MAX_ROWS 64
+
+typedef struct seq {
+    mg_request req;
+    int32_t *prompt;
+    int n_rows;
+    mg__row rows[MAX_ROWS];
+    bool has_aux; /* mix: base-model row giving the gates */
+    mg__row aux;
+    phase ph;
+    int fed;    /* prompt tokens fed in the current pass */
+    int expert; /* chosen expert, -1 when mixed or none */
+    int n_gen;
+    int32_t next; /* token to feed in the next decode step */
+    bool cancel;
+    int64_t *votes;      /* router [E] */
+    double *nll;         /* best [E] */
+    float *logits;       /* [n_rows, V] last-position logits */
+    float *chunk_logits; /* best: [n_rows, chunk, V] */
+    float *hidden;       /* router / mix: [chunk, H] */
+    float *tok_w;        /* mix: [chunk, E] */
+    int seg_n;           /* tokens in this step's segments */
+} seq;
+
+struct mg_engine {
+    const mg_model *m;
+    mg_engine_params p;
+    mg__backend *be;
+    seq **seqs; /* live sequences, admission order */
+    int n_seqs, cap_seqs;
+    mg_token_event *pend; /* events not yet delivered */
+    int n_pend, cap_pend;
+    mg__segment *segs;
+    int cap_segs;
+    float *scores; /* [V] */
+    float *rlog;   /* router logits scratch */
+    int cap_rlog;
+};
+
+mg_engine_params mg_engine_default_params(void)
+{
+    return (mg_engine_params){.n_threads = 0,
+                              .max_batch = 16,
+                              .max_seq_len = 0,
+                              .prefill_chunk = 256,
+                              .merge_single = false,
+                              .merge_expert = -1};
+}
+
+/* ---- model validation -------------------------------------------------------- */
+
+static const char *const proj_names[MG_PROJ_COUNT] = {"q_proj",    "k_proj",  "v_proj",   "o_proj",
+                                                      "gate_proj", "up_proj", "down_proj"};
+
+static int check_tensor(const mg_tensor *t, const char *what, int64_t d0, int64_t d1, mg_error *err)
+{
+    if (!t->data) return mg_error_set(err, MG_EFORMAT, "engine: missing tensor %s", what);
+    if (t->dtype != MG_DTYPE_F32 && t->dtype != MG_DTYPE_F16 && t->dtype != MG_DTYPE_BF16)
+        return mg_error_set(err, MG_EUNSUPPORTED, "engine: tensor %s has dtype %s", what,
+                            mg_dtype_name(t->dtype));
+    int64_t n = d1 > 0 ? d0 * d1 : d0;
+    bool ok = mg_tensor_numel(t) == n;
+    if (ok && d1 > 0) ok = t->ndim == 2 && t->shape[0] == d0 && t->shape[1] == d1;
+    if (!ok)
+        return mg_error_set(
+            err, MG_ESHAPE, "engine: tensor %s (%s) has %lld elements, expected [%lld, %lld]", what,
+            t->name ? t->name : "?", (long long)mg_tensor_numel(t), (long long)d0, (long long)d1);
+    return 0;
+}
+
+static int validate_model(const mg_model *m, mg_error *err)
+{
+    const mg_model_config *c = &m->config;
+    if (c->hidden_size <= 0 || c->n_layers <= 0 || c->n_heads <= 0 || c->n_kv_heads <= 0 ||
+        c->head_dim <= 0 || c->head_dim % 2 || c->vocab_size <= 0 || c->intermediate_size <= 0 ||
+        c->n_heads % c->n_kv_heads)
+        return mg_error_set(err, MG_EFORMAT, "engine: inconsistent model config");
+    int H = c->hidden_size, QD = c->n_heads * c->head_dim, KD = c->n_kv_heads * c->head_dim;
+    int I = c->intermediate_size, V = c->vocab_size;
+    int rc;
+    if ((rc = check_tensor(&m->embed, "embed_tokens", V, H, err)) < 0) return rc;
+    if ((rc = check_tensor(&m->lm_head, "lm_head", V, H, err)) < 0) return rc;
+    if ((rc = check_tensor(&m->final_norm, "norm", H, 0, err)) < 0) return rc;
+    const int64_t dims[MG_PROJ_COUNT][2] = {{QD, H}, {KD, H}, {KD, H}, {H, QD},
+                                            {I, H},  {I, H},  {H, I}};
+    char what[96];
+    for (int l = 0; l < c->n_layers; l++) {
+        const mg_layer_weights *lw = &m->layers[l];
+        snprintf(what, sizeof what, "layers.%d.input_layernorm", l);
+        if ((rc = check_tensor(&lw->attn_norm, what, H, 0, err)) < 0) return rc;
+        snprintf(what, sizeof what, "layers.%d.post_attention_layernorm", l);
+        if ((rc = check_tensor(&lw->ffn_norm, what, H, 0, err)) < 0) return rc;
+        for (int p = 0; p < MG_PROJ_COUNT; p++) {
+            snprintf(what, sizeof what, "layers.%d.%s", l, proj_names[p]);
+            if ((rc = check_tensor(&lw->proj[p], what, dims[p][0], dims[p][1], err)) < 0) return rc;
+            if (lw->bias[p].data) {
+                snprintf(what, sizeof what, "layers.%d.%s.bias", l, proj_names[p]);
+                if ((rc = check_tensor(&lw->bias[p], what, dims[p][0], 0, err)) < 0) return rc;
+            }
+            for (int e = 0; e < m->n_experts; e++) {
+                const mg_lora_module *mod = &m->experts[e].modules[l * MG_PROJ_COUNT + p];
+                if (!mod->A.data) continue;
+                int r = mod->r;
+                if (r <= 0)
+                    return mg_error_set(err, MG_EFORMAT, "engine: expert %d %s: rank %d", e, what,
+                                        r);
+                char w2[128];
+                snprintf(w2, sizeof w2, "expert %d %s lora_A", e, what);
+                if ((rc = check_tensor(&mod->A, w2, r, dims[p][1], err)) < 0) return rc;
+                snprintf(w2, sizeof w2, "expert %d %s lora_B", e, what);
+                if ((rc = check_tensor(&mod->B, w2, dims[p][0], r, err)) < 0) return rc;
+                if (mod->E.data) {
+                    snprintf(w2, sizeof w2, "expert %d %s lora_E", e, what);
+                    if ((rc = check_tensor(&mod->E, w2, r, 0, err)) < 0) return rc;
+                }
+                if (mod->magnitude.data) {
+                    snprintf(w2, sizeof w2, "expert %d %s magnitude", e, what);
+                    if ((rc = check_tensor(&mod->magnitude, w2, dims[p][0], 0, err)) < 0) return rc;
+                }
+            }
+        }
+    }
+    if (m->has_router) {
+        if ((rc = check_tensor(&m->router.weight, "router gate.weight", m->n_experts, H, err)) < 0)
+            return rc;
+        if (m->router.bias.data &&
+            (rc = check_tensor(&m->router.bias, "router gate.bias", m->n_experts, 0, err)) < 0)
+            return rc;
+    }
+    return 0;
+}
+
+/* ---- lifecycle --------------------------------------------------------------- */
+
+int mg_engine_new(const mg_model *model, const mg_engine_params *p, mg_engine **out, mg_error *err)
+{
+    *out = NULL;
+    int rc = validate_model(model, err);
+    if (rc < 0) return rc;
+    mg_engine *e = calloc(1, sizeof(*e));
+    if (!e) return mg_error_set(err, MG_ENOMEM, "engine: out of memory");
+    e->m = model;
+    e->p = p ? *p : mg_engine_default_params();
+    if (e->p.max_batch <= 0) e->p.max_batch = 16;
+    if (e->p.prefill_chunk <= 0) e->p.prefill_chunk = 256;
+    int merge = -1;
+    if (e->p.merge_single) {
+        if (e->p.merge_expert < 0 || e->p.merge_expert >= model->n_experts) {
+            int me = e->p.merge_expert;
+            free(e);
+            return mg_error_set(err, MG_EINVAL, "engine: cannot merge expert %d of %d", me,
+                                model->n_experts);
+        }
+        merge = e->p.merge_expert;
+    }
+    e->scores = malloc(sizeof(float) * model->config.vocab_size);
+    if (!e->scores) {
+        free(e);
+        return mg_error_set(err, MG_ENOMEM, "engine: out of memory");
+    }
+    rc = mg__cpu_backend_new(model, e->p.n_threads, merge, &e->be, err);
+    if (rc < 0) {
+        free(e->scores);
+        free(e);
+        return rc;
+    }
+    *out = e;
+    return 0;
+}
+
+static void seq_free(mg_engine *e, seq *s)
+{
+    if (!s) return;
+    for (int r = 0; r < s->n_rows; r++) e->be->vt->row_free(e->be, &s->rows[r]);
+    if (s->has_aux) e->be->vt->row_free(e->be, &s->aux);
+    free(s->prompt), free(s->votes), free(s->nll), free(s->logits), free(s->chunk_logits);
+    free(s->hidden), free(s->tok_w);
+    free(s);
+}
+
+void mg_engine_free(mg_engine *e)
+{
+    if (!e) return;
+    for (int i = 0; i < e->n_seqs; i++) seq_free(e, e->seqs[i]);
+    free(e->seqs), free(e->pend), free(e->segs), free(e->scores), free(e->rlog);
+    if (e->be) e->be->vt->free(e->be);
+    free(e);
+}
+
+int mg_engine_active(const mg_engine *e)
+{
+    int n = e->n_seqs;
+    for (int i = 0; i < e->n_pend; i++)
+        if (e->pend[i].finish != MG_FINISH_NONE) n++;
+    return n;
+}
+
+/* ---- submit / cancel ------------------------------------------------------------ */
+
+int mg_engine_submit(mg_engine *e, const mg_request *r, mg_error *err)
+{
+    const mg_model *m = e->m;
+    int V = m->config.vocab_size, E = m->n_experts;
+    if (r->n_prompt < 1 || !r->prompt_ids)
+        return mg_error_set(err, MG_EINVAL, "request %llu: empty prompt",
+                            (unsigned long long)r->id);
+    for (int i = 0; i < r->n_prompt; i++)
+        if (r->prompt_ids[i] < 0 || r->prompt_ids[i] >= V)
+            return mg_error_set(err, MG_EINVAL,
+                                "request %llu: prompt token %d is %d, outside the vocabulary "
+                                "(0..%d)",
+                                (unsigned long long)r->id, i, r->prompt_ids[i], V - 1);
+    for (int i = 0; i < e->n_seqs; i++)
+        if (e->seqs[i]->req.id == r->id)
+            return mg_error_set(err, MG_EEXIST, "request %llu: id already live",
+                                (unsigned long long)r->id);
+    if (!r->sampling.greedy) {
+        const mg_sampling *sp = &r->sampling;
+        if (!(sp->temperature > 0) || !isfinite(sp->temperature))
+            return mg_error_set(err, MG_EINVAL, "request %llu: temperature must be > 0",
+                                (unsigned long long)r->id);
+        if (!(sp->top_p > 0 && sp->top_p <= 1) || sp->top_k < 0)
+            return mg_error_set(err, MG_EINVAL,
+                                "request %llu: top_p must be in (0, 1] and top_k >= 0",
+                                (unsigned long long)r->id);
+    }
+    int rc = mg_strategy_check(&r->strategy, m, err);
+    if (rc < 0) return rc;
+
+    seq *s = calloc(1, sizeof(*s));
+    if (!s) return mg_error_set(err, MG_ENOMEM, "engine: out of memory");
+    s->req = *r;
+    if (s->req.max_new_tokens <= 0) s->req.max_new_tokens = 768;
+    s->prompt = malloc(sizeof(int32_t) * r->n_prompt);
+    if (!s->prompt) {
+        free(s);
+        return mg_error_set(err, MG_ENOMEM, "engine: out of memory");
+    }
+    memcpy(s->prompt, r->prompt_ids, sizeof(int32_t) * r->n_prompt);
+    s->req.prompt_ids = s->prompt;
+    s->expert = -1;
+    s->ph = PH_WAIT;
+
+    /* Resolve the strategy into rows and their weights. */
+    mg_strategy_kind k = r->strategy.kind;
+    int one_hot = -1;
+    bool route = false;
+    switch (k) {
+    case MG_STRATEGY_SINGLE:
+        one_hot = r->strategy.expert;
+        break;
+    case MG_STRATEGY_ROUND_ROBIN:
+        one_hot = (int)(r->sample_index % (uint32_t)E);
+        break;
+    case MG_STRATEGY_ROUTER:
+        if (E == 1)
+            one_hot = 0;
+        else
+            route = true;
+        break;
+    default:
+        break;
+    }
+    s->n_rows = (k == MG_STRATEGY_BEST || k == MG_STRATEGY_ENSEMBLE) ? E : 1;
+    if (s->n_rows > MAX_ROWS) {
+        seq_free(e, s);
+        return mg_error_set(err, MG_EUNSUPPORTED,
+                            "request %llu: %d experts exceed the engine's %d rows per sequence",
+                            (unsigned long long)r->id, E, MAX_ROWS);
+    }
+    if (e->p.merge_single) {
+        bool ok = one_hot == e->p.merge_expert && s->n_rows == 1;
+        if (!ok) {
+            s->n_rows = 0;
+            seq_free(e, s);
+            return mg_error_set(err, MG_EINVAL,
+                                "request %llu: the engine merged expert %d; strategy must use "
+                                "that expert alone",
+                                (unsigned long long)r->id, e->p.merge_expert);
+        }
+    }
+    int cap = r->n_prompt + s->req.max_new_tokens;
+    if (e->p.max_seq_len > 0 && cap > e->p.max_seq_len) cap = e->p.max_seq_len;
+    if (cap < r->n_prompt + 1) {
+        s->n_rows = 0;
+        seq_free(e, s);
+        return mg_error_set(err, MG_ERANGE,
+                            "request %llu: prompt of %d tokens leaves no room in a %d-position "
+                            "context",
+                            (unsigned long long)r->id, r->n_prompt, e->p.max_seq_len);
+    }
+    int chunk = e->p.prefill_chunk;
+    int V_ = V, H = m->config.hidden_size;
+    int rows = s->n_rows;
+    s->n_rows = 0;
+    for (int i = 0; i < rows; i++) {
+        if ((rc = e->be->vt->row_init(e->be, &s->rows[i], cap, err)) < 0) goto fail;
+        s->n_rows++;
+        if (k == MG_STRATEGY_BEST || k == MG_STRATEGY_ENSEMBLE) s->rows[i].w[i] = 1.0f;
+    }
+    if (one_hot >= 0 && !e->p.merge_single) s->rows[0].w[one_hot] = 1.0f;
+    if (one_hot >= 0) s->expert = one_hot;
+    if (route)
+        for (int i = 0; i < E; i++) s->rows[0].w[i] = 1.0f;
+    s->logits = malloc(sizeof(float) * (size_t)V_ * rows);
+    if (!s->logits) goto oom;
+    if (route) {
+        s->votes = calloc(E, sizeof(int64_t));
+        s->hidden = malloc(sizeof(float) * (size_t)chunk * H);
+        if (!s->votes || !s->hidden) goto oom;
+    }
+    if (k == MG_STRATEGY_BEST) {
+        s->nll = calloc(E, sizeof(double));
+        s->chunk_logits = malloc(sizeof(float) * (size_t)V_ * chunk * rows);
+        if (!s->nll || !s->chunk_logits) goto oom;
+    }
+    if (k == MG_STRATEGY_MIX) {
+        if ((rc = e->be->vt->row_init(e->be, &s->aux, cap, err)) < 0) goto fail;
+        s->has_aux = true;
+        s->hidden = malloc(sizeof(float) * (size_t)chunk * H);
+        s->tok_w = malloc(sizeof(float) * (size_t)chunk * E);
+        if (!s->hidden || !s->tok_w) goto oom;
+    }
+    s->ph = PH_WAIT;
+    if (e->n_seqs == e->cap_seqs) {
+        int nc = e->cap_seqs ? 2 * e->cap_seqs : 16;
+        seq **ns = realloc(e->seqs, sizeof(seq *) * nc);
+        if (!ns) goto oom;
+        e->seqs = ns;
+        e->cap_seqs = nc;
+    }
+    e->seqs[e->n_seqs++] = s;
+    return 0;
+oom:
+    rc = mg_error_set(err, MG_ENOMEM, "engine: out of memory");
+fail:
+    seq_free(e, s);
+    return rc;
+}
+
+void mg_engine_cancel(mg_engine *e, uint64_t id)
+{
+    for (int i = 0; i < e->n_seqs; i++)
+        if (e->seqs[i]->req.id == id) e->seqs[i]->cancel = true;
+}
+
+/* ---- the step ------------------------------------------------------------------ */
+
+static int push_event(mg_engine *e, const mg_token_event *ev, mg_error *err)
+{
+    if (e->n_pend == e->cap_pend) {
+        int nc = e->cap_pend ? 2 * e->cap_pend : 64;
+        mg_token_event *np = realloc(e->pend, sizeof(*np) * nc);
+        if (!np) return mg_error_set(err, MG_ENOMEM, "engine: out of memory");
+        e->pend = np;
+        e->cap_pend = nc;
+    }
+    e->pend[e->n_pend++] = *ev;
+    return 0;
+}
+
+static int add_seg(mg_engine *e, int *n, mg__segment sg, mg_error *err)
+{
+    if (*n == e->cap_segs) {
+        int nc = e->cap_segs ? 2 * e->cap_segs : 64;
+        mg__segment *ns = realloc(e->segs, sizeof(*ns) * nc);
+        if (!ns) return mg_error_set(err, MG_ENOMEM, "engine: out of memory");
+        e->segs = ns;
+        e->cap_segs = nc;
+    }
+    e->segs[(*n)++] = sg;
+    return 0;
+}
+
+static void remove_seq(mg_engine *e, int i)
+{
+    seq_free(e, e->seqs[i]);
+    memmove(e->seqs + i, e->seqs + i + 1, sizeof(seq *) * (e->n_seqs - i - 1));
+    e->n_seqs--;
+}
+
+static int finish(mg_engine *e, seq *s, int32_t tok, mg_finish f, mg_error *err)
+{
+    mg_token_event ev = {.id = s->req.id,
+                         .token = tok,
+                         .finish = f,
+                         .n_prompt = s->req.n_prompt,
+                         .n_generated = s->n_gen,
+                         .expert = s->expert};
+    return push_event(e, &ev, err);
+}
+
+/* Router logits [n, E] = hidden[n, H] @ gate^T + bias. */
+static int router_logits(mg_engine *e, const float *hidden, int n, mg_error *err)
+{
+    const mg_model *m = e->m;
+    int E = m->n_experts, H = m->config.hidden_size;
+    if (n * E > e->cap_rlog) {
+        float *p = realloc(e->rlog, sizeof(float) * (size_t)n * E);
+        if (!p) return mg_error_set(err, MG_ENOMEM, "engine: out of memory");
+        e->rlog = p;
+        e->cap_rlog = n * E;
+    }
+    mg_k_matmul(NULL, e->rlog, hidden, m->router.weight.data, m->router.weight.dtype, n, H, E,
+                false);
+    if (m->router.bias.data) {
+        float *b = malloc(sizeof(float) * E);
+        if (!b) return mg_error_set(err, MG_ENOMEM, "engine: out of memory");
+        mg_k_to_f32(b, m->router.bias.data, m->router.bias.dtype, E);
+        for (int t = 0; t < n; t++)
+            for (int j = 0; j < E; j++) e->rlog[(size_t)t * E + j] += b[j];
+        free(b);
+    }
+    return 0;
+}
+
+/* Picks the next token from the rows' last logits and reports it. Returns 1
+ * when the sequence finished, 0 when it continues, < 0 on error. */
+static int choose_token(mg_engine *e, seq *s, mg_error *err)
+{
+    int V = e->m->config.vocab_size;
+    float *sc = e->scores;
+    if (s->n_rows == 1) {
+        memcpy(sc, s->logits, sizeof(float) * V);
+    } else {
+        /* Ensemble: log of the mean of the rows' softmax distributions. */
+        for (int i = 0; i < V; i++) sc[i] = 0;
+        for (int r = 0; r < s->n_rows; r++) {
+            const float *lg = s->logits + (size_t)r * V;
+            float mx = lg[0];
+            for (int i = 1; i < V; i++) mx = lg[i] > mx ? lg[i] : mx;
+            double sum = 0;
+            for (int i = 0; i < V; i++) sum += exp((double)lg[i] - mx);
+            for (int i = 0; i < V; i++) sc[i] += (float)(exp((double)lg[i] - mx) / sum / s->n_rows);
+        }
+        for (int i = 0; i < V; i++) sc[i] = logf(sc[i]);
+    }
+    if (s->n_gen == 0 && s->req.first_logits) memcpy(s->req.first_logits, sc, sizeof(float) * V);
+    if (mg_sampling_warp(&s->req.sampling, sc, V) < 0)
+        return mg_error_set(err, MG_ENOMEM, "engine: out of memory");
+    double u = s->req.sampling.greedy ? 0.0
+                                      : mg_rng_uniform(s->req.sampling.seed, s->req.task_key,
+                                                       s->req.sample_index, (uint32_t)s->n_gen);
+    int32_t tok = mg_sampling_pick(&s->req.sampling, sc, V, u);
+    s->n_gen++;
+    const mg_model_config *c = &e->m->config;
+    bool eos = false;
+    for (int i = 0; i < c->n_eos; i++)
+        if (c->eos_token_ids[i] == tok) eos = true;
+    mg_finish f = MG_FINISH_NONE;
+    if (eos)
+        f = MG_FINISH_EOS;
+    else if (s->n_gen >= s->req.max_new_tokens || s->rows[0].n_past + 1 > s->rows[0].cap)
+        f = MG_FINISH_LENGTH;
+    int rc = finish(e, s, tok, f, err);
+    if (rc < 0) return rc;
+    s->next = tok;
+    s->ph = PH_DECODE;
+    return f != MG_FINISH_NONE;
+}
+
+int mg_engine_step(mg_engine *e, mg_token_event *events, int max_events, int *n_events,
+                   mg_error *err)
+{
+    *n_events = 0;
+    int rc = 0;
+    const mg_model *m = e->m;
+    int V = m->config.vocab_size, E = m->n_experts;
+    if (e->n_pend == 0) {
+        /* Cancellations first: they free their slot for admission. */
+        for (int i = 0; i < e->n_seqs;) {
+            seq *s = e->seqs[i];
+            if (s->cancel) {
+                if ((rc = finish(e, s, -1, MG_FINISH_CANCEL, err)) < 0) return rc;
+                remove_seq(e, i);
+            } else {
+                i++;
+            }
+        }
+        int running = 0;
+        for (int i = 0; i < e->n_seqs; i++) {
+            seq *s = e->seqs[i];
+            if (s->ph == PH_WAIT && running < e->p.max_batch)
+                s->ph = s->votes ? PH_ROUTE : PH_PROMPT;
+            if (s->ph != PH_WAIT) running++;
+        }
+        /* Segments: one decode token per decoding row; prompt chunks share a
+         * budget of prefill_chunk tokens per step (at least one chunk runs). */
+        int n_pre = 0, n_main = 0, budget = e->p.prefill_chunk;
+        /* Pass 1: the mix auxiliary rows (their gates feed pass 2). */
+        for (int i = 0; i < e->n_seqs; i++) {
+            seq *s = e->seqs[i];
+            s->seg_n = 0;
+            if (s->ph == PH_WAIT) continue;
+            if (s->ph == PH_DECODE) {
+                s->seg_n = 1;
+            } else {
+                int left = s->req.n_prompt - s->fed;
+                int n = left < budget ? left : budget;
+                if (n <= 0) continue;
+                budget -= n;
+                s->seg_n = n;
+            }
+            if (s->has_aux) {
+                const int32_t *ids = s->ph == PH_DECODE ? &s->next : s->prompt + s->fed;
+                mg__segment sg = {&s->aux, ids, s->seg_n, NULL, MG__WANT_HIDDEN, NULL, s->hidden};
+                if ((rc = add_seg(e, &n_pre, sg, err)) < 0) return rc;
+            }
+        }
+        if (n_pre) {
+            if ((rc = e->be->vt->forward(e->be, e->segs, n_pre, err)) < 0) return rc;
+            for (int i = 0; i < e->n_seqs; i++) {
+                seq *s = e->seqs[i];
+                if (!s->has_aux || !s->seg_n) continue;
+                if ((rc = router_logits(e, s->hidden, s->seg_n, err)) < 0) return rc;
+                float T = m->router.temperature > 0 ? m->router.temperature : 1.0f;
+                for (int t = 0; t < s->seg_n; t++) {
+                    float *g = s->tok_w + (size_t)t * E;
+                    const float *lg = e->rlog + (size_t)t * E;
+                    float mx = -INFINITY;
+                    for (int j = 0; j < E; j++) {
+                        g[j] = lg[j] / T;
+                        mx = g[j] > mx ? g[j] : mx;
+                    }
+                    float sum = 0;
+                    for (int j = 0; j < E; j++) sum += (g[j] = expf(g[j] - mx));
+                    for (int j = 0; j < E; j++) g[j] /= sum;
+                }
+            }
+        }
+        /* Pass 2: every row. */
+        for (int i = 0; i < e->n_seqs; i++) {
+            seq *s = e->seqs[i];
+            if (!s->seg_n) continue;
+            const int32_t *ids = s->ph == PH_DECODE ? &s->next : s->prompt + s->fed;
+            bool last = s->ph == PH_DECODE || s->fed + s->seg_n == s->req.n_prompt;
+            for (int r = 0; r < s->n_rows; r++) {
+                mg__segment sg = {&s->rows[r], ids, s->seg_n, s->tok_w, 0, NULL, NULL};
+                if (s->ph == PH_ROUTE) {
+                    sg.want = MG__WANT_HIDDEN;
+                    sg.hidden = s->hidden;
+                } else if (s->ph == PH_PROMPT && s->nll) {
+                    sg.want = MG__WANT_ALL_LOGITS;
+                    sg.logits = s->chunk_logits + (size_t)r * e->p.prefill_chunk * V;
+                } else if (last) {
+                    sg.want = MG__WANT_LAST_LOGITS;
+                    sg.logits = s->logits + (size_t)r * V;
+                }
+                if ((rc = add_seg(e, &n_main, sg, err)) < 0) return rc;
+            }
+        }
+        if (n_main && (rc = e->be->vt->forward(e->be, e->segs, n_main, err)) < 0) return rc;
+
+        /* Results: votes, NLL, tokens. */
+        for (int i = 0; i < e->n_seqs;) {
+            seq *s = e->seqs[i];
+            int done = 0;
+            if (!s->seg_n) {
+                i++;
+                continue;
+            }
+            if (s->ph == PH_ROUTE) {
+                if ((rc = router_logits(e, s->hidden, s->seg_n, err)) < 0) return rc;
+                for (int t = 0; t < s->seg_n; t++) {
+                    const float *lg = e->rlog + (size_t)t * E;
+                    int b = 0;
+                    for (int j = 1; j < E; j++)
+                        if (lg[j] > lg[b]) b = j;
+                    s->votes[b]++;
+                }
+                s->fed += s->seg_n;
+                if (s->fed == s->req.n_prompt) {
+                    int b = 0;
+                    for (int j = 1; j < E; j++)
+                        if (s->votes[j] > s->votes[b]) b = j;
+                    s->expert = b;
+                    mg__row *row = &s->rows[0];
+                    row->n_past = 0;
+                    for (int j = 0; j < E; j++) row->w[j] = j == b ? 1.0f : 0.0f;
+                    s->fed = 0;
+                    s->ph = PH_PROMPT;
+                }
+            } else if (s->ph == PH_PROMPT) {
+                if (s->nll) {
+                    /* Position p predicts prompt[p + 1]. */
+                    for (int r = 0; r < s->n_rows; r++) {
+                        const float *cl = s->chunk_logits + (size_t)r * e->p.prefill_chunk * V;
+                        for (int t = 0; t < s->seg_n; t++) {
+                            int p = s->fed + t;
+                            const float *lg = cl + (size_t)t * V;
+                            if (p + 1 < s->req.n_prompt) {
+                                float mx = lg[0];
+                                for (int j = 1; j < V; j++) mx = lg[j] > mx ? lg[j] : mx;
+                                double sum = 0;
+                                for (int j = 0; j < V; j++) sum += exp((double)lg[j] - mx);
+                                s->nll[r] += log(sum) + mx - lg[s->prompt[p + 1]];
+                            } else {
+                                memcpy(s->logits + (size_t)r * V, lg, sizeof(float) * V);
+                            }
+                        }
+                    }
+                }
+                s->fed += s->seg_n;
+                if (s->fed == s->req.n_prompt) {
+                    if (s->nll) {
+                        int b = 0;
+                        for (int j = 1; j < s->n_rows; j++)
+                            if (s->nll[j] < s->nll[b]) b = j;
+                        s->expert = b;
+                        if (b != 0) {
+                            mg__row tmp = s->rows[0];
+                            s->rows[0] = s->rows[b];
+                            s->rows[b] = tmp;
+                            memcpy(s->logits, s->logits + (size_t)b * V, sizeof(float) * V);
+                        }
+                        for (int r = 1; r < s->n_rows; r++) e->be->vt->row_free(e->be, &s->rows[r]);
+                        s->n_rows = 1;
+                        free(s->nll);
+                        s->nll = NULL;
+                    }
+                    if ((rc = done = choose_token(e, s, err)) < 0) return rc;
+                }
+            } else {
+                if ((rc = done = choose_token(e, s, err)) < 0) return rc;
+            }
+            if (done)
+                remove_seq(e, i);
+            else
+                i++;
+        }
+    }
+    int n = e->n_pend < max_events ? e->n_pend : max_events;
+    if (n > 0) {
+        memcpy(events, e->pend, sizeof(*events) * n);
+        memmove(e->pend, e->pend + n, sizeof(*events) * (e->n_pend - n));
+    }
+    e->n_pend -= n;
+    *n_events = n;
+    return 0;
+}
+
+/* ---- direct forward ------------------------------------------------------------- */
+
+int mg_engine_forward_logits(mg_engine *e, const float *expert_w, const int32_t *ids, int n,
+                             float *logits, mg_error *err)
+{
+    const mg_model *m = e->m;
+    if (n < 1) return mg_error_set(err, MG_EINVAL, "forward: empty input");
+    for (int i = 0; i < n; i++)
+        if (ids[i] < 0 || ids[i] >= m->config.vocab_size)
+            return mg_error_set(err, MG_EINVAL, "forward: token %d is %d, outside the vocabulary",
+                                i, ids[i]);
+    mg__row row = {0};
+    int rc = e->be->vt->row_init(e->be, &row, n, err);
+    if (rc < 0) return rc;
+    if (expert_w && m->n_experts) memcpy(row.w, expert_w, sizeof(float) * m->n_experts);
+    mg__segment sg = {&row, ids, n, NULL, MG__WANT_ALL_LOGITS, logits, NULL};
+    rc = e->be->vt->forward(e->be, &sg, 1, err);
+    e->be->vt->row_free(e->be, &row);
+    return rc;
+}

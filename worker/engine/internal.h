@@ -1,0 +1,69 @@
+/* internal.h — private declarations shared by the engine's files.
+ *
+ * Data flow: engine.c schedules requests into "segments" (a run of tokens for
+ * one KV-cache row), the backend's forward() runs all segments of a step as
+ * one batch, and engine.c turns the resulting logits / hidden states into
+ * routing decisions and tokens (sample.c).
+ */
+#ifndef MG_ENGINE_INTERNAL_H
+#define MG_ENGINE_INTERNAL_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "mg_engine.h"
+#include "mg_kernels.h"
+#include "mg_model.h"
+
+/* One KV cache: a sequence run under one fixed set of adapters. Layout per
+ * layer: k[l][pos][kv_heads * head_dim], same for v. */
+typedef struct mg__row {
+    float *k, *v;
+    int cap;    /* positions allocated */
+    int n_past; /* positions filled */
+    float *w;   /* [n_experts] expert weights applied to every token of the row */
+} mg__row;
+
+/* What a segment wants back from the forward pass. */
+enum {
+    MG__WANT_LAST_LOGITS = 1, /* logits of the segment's last token -> logits[vocab] */
+    MG__WANT_ALL_LOGITS = 2,  /* logits of every token -> logits[n * vocab] */
+    MG__WANT_HIDDEN = 4,      /* final-norm hidden states of every token -> hidden[n * H] */
+};
+
+typedef struct mg__segment {
+    mg__row *row;
+    const int32_t *ids; /* [n] tokens appended at row->n_past */
+    int n;
+    const float *tok_w; /* [n, n_experts] per-token expert weights, or NULL: row->w */
+    int want;
+    float *logits; /* caller-owned, sized per `want` */
+    float *hidden; /* caller-owned [n, H] */
+} mg__segment;
+
+/* The backend interface a CPU or CUDA implementation provides: one batched
+ * forward over segments (each appends its tokens to its row's cache). */
+typedef struct mg__backend mg__backend;
+typedef struct mg__backend_vt {
+    const char *name;
+    int (*forward)(mg__backend *b, mg__segment *segs, int n_segs, mg_error *err);
+    int (*row_init)(mg__backend *b, mg__row *row, int cap, mg_error *err);
+    void (*row_free)(mg__backend *b, mg__row *row);
+    void (*free)(mg__backend *b);
+} mg__backend_vt;
+
+struct mg__backend {
+    const mg__backend_vt *vt;
+};
+
+/* The CPU backend. merge_expert >= 0 folds that expert into fp32 copies of
+ * the adapted base weights (the row weight for it must then be 0). */
+int mg__cpu_backend_new(const mg_model *m, int n_threads, int merge_expert, mg__backend **out,
+                        mg_error *err);
+
+/* RoPE inverse frequencies as transformers computes them (float32 from the
+ * int64 arange), including linear / llama3 scaling and dynamic NTK for a
+ * given sequence length. inv_freq[head_dim / 2]. */
+void mg__rope_inv_freq(const mg_model_config *c, int seq_len, float *inv_freq);
+
+#endif /* MG_ENGINE_INTERNAL_H */
