@@ -469,7 +469,7 @@ static int choose_token(mg_engine *e, seq *s, mg_error *err)
     s->n_gen++;
     const mg_model_config *c = &e->m->config;
     bool eos = false;
-    for (int i = 0; i < c->n_eos; i++)
+    for (int i = 0; i < c->n_eos && !s->req.ignore_eos; i++)
         if (c->eos_token_ids[i] == tok) eos = true;
     mg_finish f = MG_FINISH_NONE;
     if (eos)

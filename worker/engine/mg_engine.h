@@ -82,6 +82,7 @@ typedef struct mg_request {
      * of the averaged distribution). Must stay valid until the request's
      * first token event. NULL = not wanted. */
     float *first_logits;
+    bool ignore_eos; /* run to max_new_tokens (benchmarks) */
 } mg_request;
 
 typedef enum mg_finish {
