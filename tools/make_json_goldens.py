@@ -16,6 +16,15 @@ output; tests never run Python packages, only compare against these files:
   golden/py_isspace.txt  every code point for which str.isspace() is true (hex)
   golden/output_ids.txt  model TAB backend TAB float.hex(T) TAB EvalPlus identifier
                          (model.strip("./").replace("/", "--") + f"_{backend}_temp_{T}")
+  golden/prompts_humaneval.jsonl.gz, golden/prompts_mbpp.jsonl.gz
+      what `moegen prompts --dataset D` prints for a base model, built with the
+      installed evalplus package's own EOS lists and codegen prompt rule:
+      json.dumps({"task_id", "prompt": prompt.strip() + "\n",
+                  "stop": EOS + extra_eos_for_direct_completion(D)})
+  golden/chat_prompts_<tok>.jsonl  the same for chat models, with
+      evalplus.provider.utility.make_raw_chat_prompt and the transformers
+      tokenizer of ../shared/tokenizers/<tok> (its chat template), for a few
+      HumanEval+ and MBPP+ tasks; "dataset" names which.
 """
 import gzip
 import json
@@ -107,6 +116,33 @@ def output_ids():
     yield f"nan-model\thf\t{float('nan').hex()}\tnan-model_hf_temp_nan"
 
 
+def prompt_lines(path, dataset):
+    from evalplus.provider.utility import EOS, extra_eos_for_direct_completion
+
+    stop = EOS + extra_eos_for_direct_completion(dataset)
+    for t in stream_jsonl(path):
+        yield json.dumps({"task_id": t["task_id"], "prompt": t["prompt"].strip() + "\n",
+                          "stop": stop})
+
+
+def chat_prompt_lines(tok_dir, he_path, mbpp_path):
+    from transformers import AutoTokenizer
+    from evalplus.provider.utility import EOS, make_raw_chat_prompt
+
+    ip = ("Please provide a self-contained Python script that solves the following problem "
+          "in a markdown code block:")
+    rp = ("Below is a Python script with a self-contained function that solves the problem "
+          "and passes corresponding tests:")
+    tok = AutoTokenizer.from_pretrained(tok_dir)
+    for dataset, path in (("humaneval", he_path), ("mbpp", mbpp_path)):
+        for i, t in enumerate(stream_jsonl(path)):
+            if i >= 3:
+                break
+            prompt = make_raw_chat_prompt(t["prompt"].strip() + "\n", ip, rp, tok)
+            yield json.dumps({"dataset": dataset, "task_id": t["task_id"], "prompt": prompt,
+                              "stop": EOS + ["\n```\n"]})
+
+
 def main():
     if not os.path.isdir(SHARED):
         sys.exit(f"needs {SHARED}")
@@ -125,6 +161,15 @@ def main():
     with open(os.path.join(OUT, "output_ids.txt"), "w") as f:
         for line in output_ids():
             f.write(line + "\n")
+    he = os.path.join(SHARED, "HumanEvalPlus-v0.1.10.jsonl.gz")
+    mbpp = os.path.join(SHARED, "MbppPlus-v0.2.0.jsonl.gz")
+    write_gz("prompts_humaneval.jsonl.gz", prompt_lines(he, "humaneval"))
+    write_gz("prompts_mbpp.jsonl.gz", prompt_lines(mbpp, "mbpp"))
+    toks = os.path.join(os.path.dirname(SHARED), "tokenizers")
+    for name in ("qwen3", "llama3", "gemma3", "deepseek_v3"):
+        with open(os.path.join(OUT, f"chat_prompts_{name}.jsonl"), "w") as f:
+            for line in chat_prompt_lines(os.path.join(toks, name), he, mbpp):
+                f.write(line + "\n")
 
 
 if __name__ == "__main__":

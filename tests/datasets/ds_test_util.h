@@ -35,6 +35,7 @@ static inline void ds_write(const char *path, const void *data, size_t n)
 
 static inline char *ds_slurp(const char *path, size_t *n)
 {
+    if (n) *n = 0;
     FILE *f = fopen(path, "rb");
     if (!f) return NULL;
     fseek(f, 0, SEEK_END);

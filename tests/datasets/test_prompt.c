@@ -86,8 +86,7 @@ Test(prompt, chat_prompt_cut_at_magic)
     cr_assert_str_eq(r.user, MG_EVALPLUS_INSTRUCTION_PREFIX "\n```\ndef g():\n    pass\n```\n");
     cr_assert_str_eq(r.assistant,
                      MG_EVALPLUS_RESPONSE_PREFIX "\n```python\n" MG_EVALPLUS_MAGIC "\n```\n");
-    cr_assert_str_eq(s, "<|im_start|>user\n" MG_EVALPLUS_INSTRUCTION_PREFIX
-                        "\n```\ndef g():\n    "
+    cr_assert_str_eq(s, "<|im_start|>user\n" MG_EVALPLUS_INSTRUCTION_PREFIX "\n```\ndef g():\n    "
                         "pass\n```\n<|im_end|>\n<|im_start|>assistant\n" MG_EVALPLUS_RESPONSE_PREFIX
                         "\n```python\n");
     free(s);
