@@ -1,0 +1,447 @@
+/* tok_util.c — buffers, UTF-8, Unicode classes, hash maps and the arena the
+ * tokenizer is built on. */
+#include "internal.h"
+
+#include <stdlib.h>
+#include <string.h>
+#include <utf8proc.h>
+
+/* ---- buffers ---- */
+
+int mg__buf_reserve(mg__buf *b, size_t extra)
+{
+    if (b->len + extra + 1 <= b->cap) return 0;
+    size_t cap = b->cap ? b->cap : 64;
+    while (cap < b->len + extra + 1) {
+        if (cap > SIZE_MAX / 2) return MG_ENOMEM;
+        cap *= 2;
+    }
+    char *p = realloc(b->p, cap);
+    if (!p) return MG_ENOMEM;
+    b->p = p;
+    b->cap = cap;
+    return 0;
+}
+
+/* Keeps the buffer NUL-terminated so callers can hand it out as a C string. */
+int mg__buf_put(mg__buf *b, const void *s, size_t n)
+{
+    if (mg__buf_reserve(b, n) < 0) return MG_ENOMEM;
+    if (n) memcpy(b->p + b->len, s, n);
+    b->len += n;
+    b->p[b->len] = 0;
+    return 0;
+}
+
+int mg__ids_push(mg__ids *v, int32_t id)
+{
+    if (v->len == v->cap) {
+        size_t cap = v->cap ? v->cap * 2 : 64;
+        int32_t *p = realloc(v->p, cap * sizeof *p);
+        if (!p) return MG_ENOMEM;
+        v->p = p;
+        v->cap = cap;
+    }
+    v->p[v->len++] = id;
+    return 0;
+}
+
+int mg__pieces_push(mg__pieces *v, const char *s, size_t len, bool origin)
+{
+    if (v->len == v->cap) {
+        size_t cap = v->cap ? v->cap * 2 : 32;
+        mg__piece *p = realloc(v->p, cap * sizeof *p);
+        if (!p) return MG_ENOMEM;
+        v->p = p;
+        v->cap = cap;
+    }
+    v->p[v->len++] = (mg__piece){s, len, origin};
+    return 0;
+}
+
+/* ---- arena ---- */
+
+struct mg__arena_block {
+    mg__arena_block *next;
+    size_t used, cap;
+    _Alignas(16) char data[];
+};
+
+char *mg__arena_alloc(mg__arena *a, size_t n)
+{
+    n = (n + 15) & ~(size_t)15;
+    mg__arena_block *b = a->head;
+    if (!b || b->cap - b->used < n) {
+        size_t cap = n > 16384 ? n : 16384;
+        b = malloc(sizeof *b + cap);
+        if (!b) return NULL;
+        b->next = a->head;
+        b->used = 0;
+        b->cap = cap;
+        a->head = b;
+    }
+    char *p = b->data + b->used;
+    b->used += n;
+    return p;
+}
+
+void mg__arena_free(mg__arena *a)
+{
+    mg__arena_block *b = a->head;
+    while (b) {
+        mg__arena_block *n = b->next;
+        free(b);
+        b = n;
+    }
+    a->head = NULL;
+}
+
+/* ---- UTF-8 ---- */
+
+size_t mg__utf8_next(const char *s, size_t n, int32_t *cp)
+{
+    const unsigned char *u = (const unsigned char *)s;
+    if (u[0] < 0x80 || n < 2) {
+        *cp = u[0];
+        return 1;
+    }
+    if (u[0] < 0xE0) {
+        *cp = ((u[0] & 0x1F) << 6) | (u[1] & 0x3F);
+        return 2;
+    }
+    if (u[0] < 0xF0 || n < 4) {
+        if (n < 3) {
+            *cp = u[0];
+            return 1;
+        }
+        *cp = ((u[0] & 0x0F) << 12) | ((u[1] & 0x3F) << 6) | (u[2] & 0x3F);
+        return 3;
+    }
+    *cp = ((u[0] & 0x07) << 18) | ((u[1] & 0x3F) << 12) | ((u[2] & 0x3F) << 6) | (u[3] & 0x3F);
+    return 4;
+}
+
+size_t mg__utf8_encode(int32_t cp, char out[4])
+{
+    if (cp < 0x80) {
+        out[0] = (char)cp;
+        return 1;
+    }
+    if (cp < 0x800) {
+        out[0] = (char)(0xC0 | (cp >> 6));
+        out[1] = (char)(0x80 | (cp & 0x3F));
+        return 2;
+    }
+    if (cp < 0x10000) {
+        out[0] = (char)(0xE0 | (cp >> 12));
+        out[1] = (char)(0x80 | ((cp >> 6) & 0x3F));
+        out[2] = (char)(0x80 | (cp & 0x3F));
+        return 3;
+    }
+    out[0] = (char)(0xF0 | (cp >> 18));
+    out[1] = (char)(0x80 | ((cp >> 12) & 0x3F));
+    out[2] = (char)(0x80 | ((cp >> 6) & 0x3F));
+    out[3] = (char)(0x80 | (cp & 0x3F));
+    return 4;
+}
+
+/* Length of the valid sequence at s (1..4), or 0 when invalid; *bad gets the
+ * length of the maximal invalid subpart (what one U+FFFD replaces, the
+ * "substitution of maximal subparts" practice Rust and Python follow). */
+static size_t utf8_seq(const unsigned char *s, size_t n, size_t *bad)
+{
+    unsigned c = s[0];
+    size_t need;
+    unsigned lo = 0x80, hi = 0xBF;
+    if (c < 0x80) return 1;
+    if (c >= 0xC2 && c <= 0xDF)
+        need = 1;
+    else if (c >= 0xE0 && c <= 0xEF) {
+        need = 2;
+        if (c == 0xE0) lo = 0xA0;
+        if (c == 0xED) hi = 0x9F;
+    } else if (c >= 0xF0 && c <= 0xF4) {
+        need = 3;
+        if (c == 0xF0) lo = 0x90;
+        if (c == 0xF4) hi = 0x8F;
+    } else {
+        *bad = 1;
+        return 0;
+    }
+    size_t i = 1;
+    for (; i <= need; i++) {
+        if (i >= n) break;
+        unsigned b = s[i];
+        if (i == 1 ? (b < lo || b > hi) : (b < 0x80 || b > 0xBF)) break;
+    }
+    if (i == need + 1) return need + 1;
+    *bad = i;
+    return 0;
+}
+
+size_t mg__utf8_valid_prefix(const char *s, size_t n)
+{
+    const unsigned char *u = (const unsigned char *)s;
+    size_t i = 0;
+    while (i < n) {
+        if (u[i] < 0x80) {
+            i++;
+            continue;
+        }
+        size_t bad = 0, k = utf8_seq(u + i, n - i, &bad);
+        if (!k) return i;
+        i += k;
+    }
+    return n;
+}
+
+int mg__utf8_lossy(mg__buf *out, const char *s, size_t n)
+{
+    const unsigned char *u = (const unsigned char *)s;
+    size_t i = 0;
+    while (i < n) {
+        size_t ok = mg__utf8_valid_prefix(s + i, n - i);
+        if (mg__buf_put(out, s + i, ok) < 0) return MG_ENOMEM;
+        i += ok;
+        if (i >= n) break;
+        size_t bad = 1;
+        utf8_seq(u + i, n - i, &bad);
+        if (mg__buf_put(out, "\xEF\xBF\xBD", 3) < 0) return MG_ENOMEM;
+        i += bad;
+    }
+    if (mg__buf_reserve(out, 0) < 0) return MG_ENOMEM;
+    out->p[out->len] = 0;
+    return 0;
+}
+
+/* ---- Unicode classes ---- */
+
+bool mg__is_whitespace(int32_t c)
+{
+    if (c < 0x80) return c == ' ' || (c >= 0x09 && c <= 0x0D);
+    switch (c) {
+    case 0x85:
+    case 0xA0:
+    case 0x1680:
+    case 0x2028:
+    case 0x2029:
+    case 0x202F:
+    case 0x205F:
+    case 0x3000:
+        return true;
+    default:
+        return c >= 0x2000 && c <= 0x200A;
+    }
+}
+
+bool mg__is_word(int32_t c)
+{
+    if (c < 0x80)
+        return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+               c == '_';
+    if (c == 0x200C || c == 0x200D) return true; /* Join_Control */
+    switch (utf8proc_category(c)) {
+    case UTF8PROC_CATEGORY_LU:
+    case UTF8PROC_CATEGORY_LL:
+    case UTF8PROC_CATEGORY_LT:
+    case UTF8PROC_CATEGORY_LM:
+    case UTF8PROC_CATEGORY_LO:
+    case UTF8PROC_CATEGORY_MN:
+    case UTF8PROC_CATEGORY_MC:
+    case UTF8PROC_CATEGORY_ME:
+    case UTF8PROC_CATEGORY_ND:
+    case UTF8PROC_CATEGORY_NL:
+    case UTF8PROC_CATEGORY_PC:
+        return true;
+    default:
+        return false;
+    }
+}
+
+bool mg__is_numeric(int32_t c)
+{
+    if (c < 0x80) return c >= '0' && c <= '9';
+    utf8proc_category_t k = utf8proc_category(c);
+    return k == UTF8PROC_CATEGORY_ND || k == UTF8PROC_CATEGORY_NL || k == UTF8PROC_CATEGORY_NO;
+}
+
+bool mg__is_punct(int32_t c)
+{
+    if (c < 0x80)
+        return (c >= 0x21 && c <= 0x2F) || (c >= 0x3A && c <= 0x40) || (c >= 0x5B && c <= 0x60) ||
+               (c >= 0x7B && c <= 0x7E);
+    switch (utf8proc_category(c)) {
+    case UTF8PROC_CATEGORY_PC:
+    case UTF8PROC_CATEGORY_PD:
+    case UTF8PROC_CATEGORY_PS:
+    case UTF8PROC_CATEGORY_PE:
+    case UTF8PROC_CATEGORY_PI:
+    case UTF8PROC_CATEGORY_PF:
+    case UTF8PROC_CATEGORY_PO:
+        return true;
+    default:
+        return false;
+    }
+}
+
+/* ---- hash maps ---- */
+
+static inline uint64_t hash_bytes(const char *s, size_t n)
+{
+    uint64_t h = 0x9E3779B97F4A7C15ull ^ (n * 0xff51afd7ed558ccdull);
+    while (n >= 8) {
+        uint64_t w;
+        memcpy(&w, s, 8);
+        h = (h ^ w) * 0xbf58476d1ce4e5b9ull;
+        h ^= h >> 31;
+        s += 8;
+        n -= 8;
+    }
+    uint64_t w = 0;
+    memcpy(&w, s, n);
+    h = (h ^ w) * 0x94d049bb133111ebull;
+    h ^= h >> 29;
+    h *= 0xbf58476d1ce4e5b9ull;
+    h ^= h >> 32;
+    return h;
+}
+
+int mg__strmap_init(mg__strmap *m, uint32_t expected)
+{
+    memset(m, 0, sizeof *m);
+    uint32_t size = 16;
+    while (size < expected * 2 + 2) size *= 2;
+    m->slots = calloc(size, sizeof *m->slots);
+    m->cap = expected ? expected : 4;
+    m->keys = malloc(m->cap * sizeof *m->keys);
+    m->klens = malloc(m->cap * sizeof *m->klens);
+    m->vals = malloc(m->cap * sizeof *m->vals);
+    if (!m->slots || !m->keys || !m->klens || !m->vals) {
+        mg__strmap_free(m);
+        return MG_ENOMEM;
+    }
+    m->mask = size - 1;
+    return 0;
+}
+
+void mg__strmap_free(mg__strmap *m)
+{
+    free(m->slots);
+    free(m->keys);
+    free(m->klens);
+    free(m->vals);
+    memset(m, 0, sizeof *m);
+}
+
+static int strmap_grow(mg__strmap *m)
+{
+    uint32_t size = (m->mask + 1) * 2;
+    uint32_t *slots = calloc(size, sizeof *slots);
+    if (!slots) return MG_ENOMEM;
+    for (uint32_t i = 0; i < m->n; i++) {
+        uint64_t h = hash_bytes(m->keys[i], m->klens[i]);
+        uint32_t j = (uint32_t)h & (size - 1);
+        while (slots[j]) j = (j + 1) & (size - 1);
+        slots[j] = i + 1;
+    }
+    free(m->slots);
+    m->slots = slots;
+    m->mask = size - 1;
+    return 0;
+}
+
+int mg__strmap_put(mg__strmap *m, const char *k, uint32_t klen, int32_t v)
+{
+    uint64_t h = hash_bytes(k, klen);
+    uint32_t j = (uint32_t)h & m->mask;
+    while (m->slots[j]) {
+        uint32_t i = m->slots[j] - 1;
+        if (m->klens[i] == klen && memcmp(m->keys[i], k, klen) == 0) {
+            m->vals[i] = v;
+            return 0;
+        }
+        j = (j + 1) & m->mask;
+    }
+    if (m->n == m->cap) {
+        uint32_t cap = m->cap * 2;
+        const char **keys = realloc(m->keys, cap * sizeof *keys);
+        if (!keys) return MG_ENOMEM;
+        m->keys = keys;
+        uint32_t *klens = realloc(m->klens, cap * sizeof *klens);
+        if (!klens) return MG_ENOMEM;
+        m->klens = klens;
+        int32_t *vals = realloc(m->vals, cap * sizeof *vals);
+        if (!vals) return MG_ENOMEM;
+        m->vals = vals;
+        m->cap = cap;
+    }
+    m->keys[m->n] = k;
+    m->klens[m->n] = klen;
+    m->vals[m->n] = v;
+    m->slots[j] = ++m->n;
+    if ((uint64_t)m->n * 2 > m->mask) return strmap_grow(m);
+    return 0;
+}
+
+int32_t mg__strmap_get(const mg__strmap *m, const char *k, size_t klen)
+{
+    if (!m->slots) return -1;
+    uint64_t h = hash_bytes(k, klen);
+    uint32_t j = (uint32_t)h & m->mask;
+    while (m->slots[j]) {
+        uint32_t i = m->slots[j] - 1;
+        if (m->klens[i] == klen && memcmp(m->keys[i], k, klen) == 0) return m->vals[i];
+        j = (j + 1) & m->mask;
+    }
+    return -1;
+}
+
+static inline uint32_t hash_pair(uint64_t key)
+{
+    key ^= key >> 33;
+    key *= 0xff51afd7ed558ccdull;
+    key ^= key >> 33;
+    key *= 0xc4ceb9fe1a85ec53ull;
+    key ^= key >> 33;
+    return (uint32_t)key;
+}
+
+int mg__pairmap_init(mg__pairmap *m, uint32_t expected)
+{
+    uint32_t size = 16;
+    while (size < expected * 2 + 2) size *= 2;
+    m->slots = calloc(size, sizeof *m->slots);
+    if (!m->slots) return MG_ENOMEM;
+    m->mask = size - 1;
+    m->n = 0;
+    return 0;
+}
+
+void mg__pairmap_free(mg__pairmap *m)
+{
+    free(m->slots);
+    memset(m, 0, sizeof *m);
+}
+
+/* The map is sized for all merges up front (mg__pairmap_init), so put never
+ * grows; a later duplicate overwrites (rank of the last occurrence, as the
+ * reference's HashMap collect). */
+void mg__pairmap_put(mg__pairmap *m, int32_t a, int32_t b, uint32_t rank, int32_t new_id)
+{
+    uint64_t key = (((uint64_t)(uint32_t)a << 32) | (uint32_t)b) + 1;
+    uint32_t j = hash_pair(key) & m->mask;
+    while (m->slots[j].key && m->slots[j].key != key) j = (j + 1) & m->mask;
+    if (!m->slots[j].key) m->n++;
+    m->slots[j] = (mg__merge){key, rank, new_id};
+}
+
+const mg__merge *mg__pairmap_get(const mg__pairmap *m, int32_t a, int32_t b)
+{
+    uint64_t key = (((uint64_t)(uint32_t)a << 32) | (uint32_t)b) + 1;
+    uint32_t j = hash_pair(key) & m->mask;
+    while (m->slots[j].key) {
+        if (m->slots[j].key == key) return &m->slots[j];
+        j = (j + 1) & m->mask;
+    }
+    return NULL;
+}
