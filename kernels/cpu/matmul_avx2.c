@@ -14,8 +14,11 @@
 
 #define INLINE static inline __attribute__((always_inline))
 
-/* k block for n > 3: 64 rows x 1024 x 4 B = 256 KiB of x, resident in L2. */
-#define KBLOCK 1024
+/* x up to XFIT_BYTES is used whole; larger x is split along k into blocks
+ * of about XBLOCK_BYTES so one block stays in L2 (512 KiB and more per core
+ * on current x86) while every W tile of the item streams past it. */
+#define XFIT_BYTES   (512u << 10)
+#define XBLOCK_BYTES (256u << 10)
 
 INLINE __m256 load8(const void *W, size_t idx, mg_dtype dt)
 {
@@ -40,68 +43,108 @@ INLINE float hsum(__m256 v)
     return _mm_cvtss_f32(s);
 }
 
-/* One NW x NX tile over k in [k0, k1). add: accumulate into y, else store. */
-INLINE void tile(const mg__mm_args *a, int j0, int i0, int k0, int k1, bool add, const int NW,
-                 const int NX, const mg_dtype dt)
+/* One NW x NX tile over k in [k0, k1); add: accumulate into y, else store.
+ * A macro rather than a function with NW/NX arguments: the accumulator array
+ * must have constant dimensions (a VLA would live on the stack), and the
+ * unrolled loops must index it with constants to keep it in registers. */
+#define DEF_TILE(NW, NX)                                                                           \
+    INLINE void tile_##NW##x##NX(const mg__mm_args *a, int j0, int i0, int k0, int k1, bool add,   \
+                                 const mg_dtype dt)                                                \
+    {                                                                                              \
+        const size_t k = (size_t)a->k;                                                             \
+        const float *xr[NX];                                                                       \
+        size_t wr[NW];                                                                             \
+        __m256 acc[NW][NX];                                                                        \
+        _Pragma("GCC unroll 8") for (int q = 0; q < NX; q++) xr[q] = a->x + (size_t)(i0 + q) * k;  \
+        _Pragma("GCC unroll 8") for (int p = 0; p < NW; p++) wr[p] = (size_t)(j0 + p) * k;         \
+        _Pragma("GCC unroll 8") for (int p = 0; p < NW; p++)                                       \
+            _Pragma("GCC unroll 8") for (int q = 0; q < NX; q++) acc[p][q] = _mm256_setzero_ps();  \
+        int l = k0;                                                                                \
+        for (; l + 8 <= k1; l += 8) {                                                              \
+            __m256 xv[NX];                                                                         \
+            _Pragma("GCC unroll 8") for (int q = 0; q < NX; q++) xv[q] =                           \
+                _mm256_loadu_ps(xr[q] + l);                                                        \
+            _Pragma("GCC unroll 8") for (int p = 0; p < NW; p++)                                   \
+            {                                                                                      \
+                __m256 w = load8(a->W, wr[p] + (size_t)l, dt);                                     \
+                _Pragma("GCC unroll 8") for (int q = 0; q < NX; q++) acc[p][q] =                   \
+                    _mm256_fmadd_ps(w, xv[q], acc[p][q]);                                          \
+            }                                                                                      \
+        }                                                                                          \
+        for (int p = 0; p < NW; p++) {                                                             \
+            for (int q = 0; q < NX; q++) {                                                         \
+                float s = hsum(acc[p][q]);                                                         \
+                for (int t = l; t < k1; t++) s += xr[q][t] * load1(a->W, wr[p] + (size_t)t, dt);   \
+                float *yo = a->y + (size_t)(i0 + q) * a->m + (j0 + p);                             \
+                *yo = add ? *yo + s : s;                                                           \
+            }                                                                                      \
+        }                                                                                          \
+    }
+
+DEF_TILE(8, 1)
+DEF_TILE(4, 1)
+DEF_TILE(1, 1)
+DEF_TILE(4, 3)
+DEF_TILE(4, 2)
+DEF_TILE(1, 3)
+
+/* Every x row against the 4 W rows [j, j + 4) over [k0, k1). With more than
+ * one x tile the 4 rows are walked in chunks that stay in L1 (16 KiB of
+ * weights), so only the first x tile of a chunk reads them from memory and
+ * each row is still read front to back, which the prefetcher follows. */
+INLINE void wtile4(const mg__mm_args *a, int j, int k0, int k1, bool add, const mg_dtype dt)
 {
-    const size_t k = (size_t)a->k;
-    __m256 acc[NW][NX];
-    for (int p = 0; p < NW; p++)
-        for (int q = 0; q < NX; q++) acc[p][q] = _mm256_setzero_ps();
-    int l = k0;
-    for (; l + 8 <= k1; l += 8) {
-        __m256 xv[NX];
-        for (int q = 0; q < NX; q++) xv[q] = _mm256_loadu_ps(a->x + (size_t)(i0 + q) * k + l);
-        for (int p = 0; p < NW; p++) {
-            __m256 w = load8(a->W, (size_t)(j0 + p) * k + l, dt);
-            for (int q = 0; q < NX; q++) acc[p][q] = _mm256_fmadd_ps(w, xv[q], acc[p][q]);
-        }
-    }
-    for (int p = 0; p < NW; p++) {
-        for (int q = 0; q < NX; q++) {
-            float s = hsum(acc[p][q]);
-            const float *xr = a->x + (size_t)(i0 + q) * k;
-            for (int t = l; t < k1; t++) s += xr[t] * load1(a->W, (size_t)(j0 + p) * k + t, dt);
-            float *yo = a->y + (size_t)(i0 + q) * a->m + (j0 + p);
-            *yo = add ? *yo + s : s;
-        }
-    }
+    const int n = a->n;
+    int chunk = k1 - k0;
+    if (n > 3) chunk = dt == MG_DTYPE_F32 ? 1024 : 2048;
+    int c0 = k0;
+    do {
+        int c1 = k1 - c0 > chunk ? c0 + chunk : k1;
+        bool ad = add || c0 > k0;
+        int i = 0;
+        for (; i + 3 <= n; i += 3) tile_4x3(a, j, i, c0, c1, ad, dt);
+        if (n - i == 2) tile_4x2(a, j, i, c0, c1, ad, dt);
+        if (n - i == 1) tile_4x1(a, j, i, c0, c1, ad, dt);
+        c0 = c1;
+    } while (c0 < k1);
 }
 
-/* All x rows against W rows [j0, j1) over one k block, tiles in the order
- * that reuses each W tile (in L1) across every x tile. */
+/* All x rows against W rows [j0, j1) over one k block. */
 INLINE void block(const mg__mm_args *a, int j0, int j1, int k0, int k1, bool add, const mg_dtype dt)
 {
     const int n = a->n;
     if (n == 1) {
         int j = j0;
-        for (; j + 8 <= j1; j += 8) tile(a, j, 0, k0, k1, add, 8, 1, dt);
-        for (; j + 4 <= j1; j += 4) tile(a, j, 0, k0, k1, add, 4, 1, dt);
-        for (; j < j1; j++) tile(a, j, 0, k0, k1, add, 1, 1, dt);
+        for (; j + 8 <= j1; j += 8) tile_8x1(a, j, 0, k0, k1, add, dt);
+        for (; j + 4 <= j1; j += 4) tile_4x1(a, j, 0, k0, k1, add, dt);
+        for (; j < j1; j++) tile_1x1(a, j, 0, k0, k1, add, dt);
         return;
     }
     int j = j0;
-    for (; j + 4 <= j1; j += 4) {
-        int i = 0;
-        for (; i + 3 <= n; i += 3) tile(a, j, i, k0, k1, add, 4, 3, dt);
-        if (n - i == 2) tile(a, j, i, k0, k1, add, 4, 2, dt);
-        if (n - i == 1) tile(a, j, i, k0, k1, add, 4, 1, dt);
-    }
+    for (; j + 4 <= j1; j += 4) wtile4(a, j, k0, k1, add, dt);
     for (; j < j1; j++) {
         int i = 0;
-        for (; i + 3 <= n; i += 3) tile(a, j, i, k0, k1, add, 1, 3, dt);
-        for (; i < n; i++) tile(a, j, i, k0, k1, add, 1, 1, dt);
+        for (; i + 3 <= n; i += 3) tile_1x3(a, j, i, k0, k1, add, dt);
+        for (; i < n; i++) tile_1x1(a, j, i, k0, k1, add, dt);
     }
 }
 
 INLINE void rows(const mg__mm_args *a, int j0, int j1, const mg_dtype dt)
 {
-    int kb = a->n > 3 ? KBLOCK : a->k;
-    if (kb <= 0) kb = 1;
-    for (int k0 = 0; k0 < a->k || k0 == 0; k0 += kb) {
-        int k1 = k0 + kb < a->k ? k0 + kb : a->k;
+    if (a->k == 0) { /* empty sum: y = 0 (or unchanged when accumulating) */
+        block(a, j0, j1, 0, 0, a->accumulate, dt);
+        return;
+    }
+    /* Split k only when x does not fit in L2; otherwise a split only breaks
+     * the weight rows into short strided runs the prefetcher follows badly. */
+    int kb = a->k;
+    if ((size_t)a->n * a->k * sizeof(float) > XFIT_BYTES) {
+        kb = (int)(XBLOCK_BYTES / sizeof(float) / (size_t)a->n) & ~7;
+        if (kb < 256) kb = 256;
+    }
+    for (int k0 = 0; k0 < a->k; k0 += kb) {
+        int k1 = a->k - k0 > kb ? k0 + kb : a->k;
         block(a, j0, j1, k0, k1, a->accumulate || k0 > 0, dt);
-        if (a->k == 0) break;
     }
 }
 

@@ -1,17 +1,24 @@
-/* pool.c — the kernel thread pool: a fixed set of workers that take indices
- * of a parallel loop from a shared atomic counter, the calling thread working
- * alongside them. A decode step runs a few hundred small matmuls, so waking
- * the workers must be cheap: they spin briefly on the generation counter
- * before sleeping on the condition variable (the cost of a futex wake is
- * comparable to a whole small matvec). */
+/* pool.c — the kernel thread pool: a fixed set of workers that claim indices
+ * of a parallel loop from a shared counter, the calling thread working
+ * alongside them.
+ *
+ * Two costs shape it. A decode step runs a few hundred small matmuls, so
+ * waking workers must be cheap: they spin briefly on the generation counter
+ * before sleeping on the condition variable. And cores may be oversubscribed
+ * (other processes, a VM's shared vCPUs): the caller therefore waits only for
+ * items that a worker actually claimed, never for a worker that has not been
+ * scheduled yet — a late worker finds the job finished and goes back to sleep.
+ * The claim counter carries the generation in its high half, so a late worker
+ * can never take an index of a newer job with the function of an older one. */
 #include "mg_kernels.h"
 
 #include <pthread.h>
+#include <sched.h>
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <unistd.h>
 
-/* Spin iterations before sleeping; ~tens of microseconds on current CPUs. */
+/* Spin iterations (pause instructions) before sleeping or yielding. */
 #define MG_KPOOL_SPIN 4096
 
 struct mg_kpool {
@@ -19,15 +26,14 @@ struct mg_kpool {
     pthread_t *threads;
     pthread_mutex_t mu;
     pthread_cond_t cv_start;
-    pthread_cond_t cv_done;
-    atomic_uint gen; /* bumped once per mg_kpool_run */
-    bool stop;
+    atomic_uint gen; /* bumped once per mg_kpool_run, under mu */
+    atomic_bool stop;
     /* The current job; written under mu before gen is bumped. */
     void (*fn)(int i, void *arg);
     void *arg;
     int n_items;
-    atomic_int next;
-    atomic_int active; /* workers still inside the current job */
+    _Atomic uint64_t work; /* (gen << 32) | next unclaimed index */
+    atomic_int done;       /* items of the current job finished */
 };
 
 static inline void cpu_relax(void)
@@ -37,12 +43,21 @@ static inline void cpu_relax(void)
 #endif
 }
 
-static void run_items(mg_kpool *p)
+/* Claims and runs items of generation g until none are left or the job has
+ * moved on. */
+static void run_items(mg_kpool *p, unsigned g, int n_items, void (*fn)(int, void *), void *arg)
 {
+    uint64_t cur = atomic_load_explicit(&p->work, memory_order_acquire);
     for (;;) {
-        int i = atomic_fetch_add_explicit(&p->next, 1, memory_order_relaxed);
-        if (i >= p->n_items) break;
-        p->fn(i, p->arg);
+        if ((unsigned)(cur >> 32) != g) return;
+        uint32_t idx = (uint32_t)cur;
+        if (idx >= (uint32_t)n_items) return;
+        if (!atomic_compare_exchange_weak_explicit(&p->work, &cur, cur + 1, memory_order_acq_rel,
+                                                   memory_order_acquire))
+            continue; /* cur was reloaded */
+        fn((int)idx, arg);
+        atomic_fetch_add_explicit(&p->done, 1, memory_order_release);
+        cur = atomic_load_explicit(&p->work, memory_order_acquire);
     }
 }
 
@@ -52,26 +67,25 @@ static void *worker_main(void *vp)
     unsigned seen = 0;
     for (;;) {
         for (int s = 0; s < MG_KPOOL_SPIN; s++) {
-            if (atomic_load_explicit(&p->gen, memory_order_acquire) != seen) break;
+            if (atomic_load_explicit(&p->gen, memory_order_acquire) != seen ||
+                atomic_load_explicit(&p->stop, memory_order_relaxed))
+                break;
             cpu_relax();
         }
         pthread_mutex_lock(&p->mu);
-        while (atomic_load_explicit(&p->gen, memory_order_relaxed) == seen && !p->stop)
+        while (atomic_load_explicit(&p->gen, memory_order_relaxed) == seen &&
+               !atomic_load_explicit(&p->stop, memory_order_relaxed))
             pthread_cond_wait(&p->cv_start, &p->mu);
-        if (p->stop) {
+        if (atomic_load_explicit(&p->stop, memory_order_relaxed)) {
             pthread_mutex_unlock(&p->mu);
             return NULL;
         }
         seen = atomic_load_explicit(&p->gen, memory_order_relaxed);
+        void (*fn)(int, void *) = p->fn;
+        void *arg = p->arg;
+        int n_items = p->n_items;
         pthread_mutex_unlock(&p->mu);
-
-        run_items(p);
-
-        if (atomic_fetch_sub_explicit(&p->active, 1, memory_order_acq_rel) == 1) {
-            pthread_mutex_lock(&p->mu);
-            pthread_cond_signal(&p->cv_done);
-            pthread_mutex_unlock(&p->mu);
-        }
+        run_items(p, seen, n_items, fn, arg);
     }
 }
 
@@ -89,10 +103,10 @@ int mg_kpool_new(int n_threads, mg_kpool **out, mg_error *err)
     p->n_threads = n_threads;
     pthread_mutex_init(&p->mu, NULL);
     pthread_cond_init(&p->cv_start, NULL);
-    pthread_cond_init(&p->cv_done, NULL);
     atomic_init(&p->gen, 0);
-    atomic_init(&p->next, 0);
-    atomic_init(&p->active, 0);
+    atomic_init(&p->stop, false);
+    atomic_init(&p->work, 0);
+    atomic_init(&p->done, 0);
     if (n_threads > 1) {
         p->threads = calloc((size_t)n_threads - 1, sizeof *p->threads);
         if (!p->threads) {
@@ -118,7 +132,7 @@ void mg_kpool_free(mg_kpool *p)
     if (!p) return;
     if (p->threads) {
         pthread_mutex_lock(&p->mu);
-        p->stop = true;
+        atomic_store(&p->stop, true);
         pthread_cond_broadcast(&p->cv_start);
         pthread_mutex_unlock(&p->mu);
         for (int t = 0; t < p->n_threads - 1; t++) pthread_join(p->threads[t], NULL);
@@ -126,7 +140,6 @@ void mg_kpool_free(mg_kpool *p)
     }
     pthread_mutex_destroy(&p->mu);
     pthread_cond_destroy(&p->cv_start);
-    pthread_cond_destroy(&p->cv_done);
     free(p);
 }
 
@@ -143,23 +156,23 @@ void mg_kpool_run(mg_kpool *p, int n, void (*fn)(int i, void *arg), void *arg)
         return;
     }
     pthread_mutex_lock(&p->mu);
+    unsigned g = atomic_load_explicit(&p->gen, memory_order_relaxed) + 1;
     p->fn = fn;
     p->arg = arg;
     p->n_items = n;
-    atomic_store_explicit(&p->next, 0, memory_order_relaxed);
-    atomic_store_explicit(&p->active, p->n_threads - 1, memory_order_relaxed);
-    atomic_fetch_add_explicit(&p->gen, 1, memory_order_release);
+    atomic_store_explicit(&p->done, 0, memory_order_relaxed);
+    atomic_store_explicit(&p->work, (uint64_t)g << 32, memory_order_release);
+    atomic_store_explicit(&p->gen, g, memory_order_release);
     pthread_cond_broadcast(&p->cv_start);
     pthread_mutex_unlock(&p->mu);
 
-    run_items(p);
+    run_items(p, g, n, fn, arg);
 
-    for (int s = 0; s < MG_KPOOL_SPIN; s++) {
-        if (atomic_load_explicit(&p->active, memory_order_acquire) == 0) return;
-        cpu_relax();
+    /* Every item is claimed; wait for the ones still running elsewhere. */
+    for (int s = 0; atomic_load_explicit(&p->done, memory_order_acquire) < n; s++) {
+        if (s < MG_KPOOL_SPIN)
+            cpu_relax();
+        else
+            sched_yield();
     }
-    pthread_mutex_lock(&p->mu);
-    while (atomic_load_explicit(&p->active, memory_order_acquire) > 0)
-        pthread_cond_wait(&p->cv_done, &p->mu);
-    pthread_mutex_unlock(&p->mu);
 }
