@@ -104,7 +104,7 @@ int mg_dataset_resolve(const mg_dataset_params *p, char **path, char **url,
             return mg_error_set(err, MG_EUSAGE,
                                 "--mini/--noextreme pick a release file and cannot be combined "
                                 "with --dataset-path");
-        *path = mg__strndup(p->path, strlen(p->path));
+        *path = mg_ds__strndup(p->path, strlen(p->path));
         return *path ? 0 : mg_error_set(err, MG_ENOMEM, "out of memory");
     }
     if (custom)
@@ -117,7 +117,7 @@ int mg_dataset_resolve(const mg_dataset_params *p, char **path, char **url,
         if (p->mini || p->noextreme)
             mg_warn("%s_OVERRIDE_PATH is set: --mini/--noextreme are ignored, as in EvalPlus",
                     he ? "HUMANEVAL" : "MBPP");
-        *path = mg__strndup(ov, strlen(ov));
+        *path = mg_ds__strndup(ov, strlen(ov));
         return *path ? 0 : mg_error_set(err, MG_ENOMEM, "out of memory");
     }
     const release *r = orig   ? &RELEASES[5]

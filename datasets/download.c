@@ -39,9 +39,9 @@ static size_t on_data(char *p, size_t size, size_t nmemb, void *ud)
     return n;
 }
 
-int mg__mkdir_p(const char *dir, mg_error *err)
+int mg_ds__mkdir_p(const char *dir, mg_error *err)
 {
-    char *s = mg__strndup(dir, strlen(dir));
+    char *s = mg_ds__strndup(dir, strlen(dir));
     if (!s) return mg_error_set(err, MG_ENOMEM, "out of memory");
     for (char *q = s + 1;; q++) {
         if (*q == '/' || *q == '\0') {
@@ -65,9 +65,9 @@ int mg__mkdir_p(const char *dir, mg_error *err)
 static int write_atomic(const char *path, const char *data, size_t len, mg_error *err)
 {
     const char *slash = strrchr(path, '/');
-    char *dir = slash ? mg__strndup(path, (size_t)(slash - path)) : mg__strndup(".", 1);
+    char *dir = slash ? mg_ds__strndup(path, (size_t)(slash - path)) : mg_ds__strndup(".", 1);
     if (!dir) return mg_error_set(err, MG_ENOMEM, "out of memory");
-    int rc = *dir ? mg__mkdir_p(dir, err) : 0;
+    int rc = *dir ? mg_ds__mkdir_p(dir, err) : 0;
     free(dir);
     if (rc < 0) return rc;
     size_t pl = strlen(path);

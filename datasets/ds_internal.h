@@ -8,16 +8,16 @@
 /* Decodes one strict UTF-8 sequence at s[0..n) (n >= 1): no overlongs, no
  * surrogates, nothing above U+10FFFF — what Python's "utf-8" codec accepts.
  * Returns the length (1-4) and the code point in *cp, or 0 when invalid. */
-size_t mg__utf8_decode(const unsigned char *s, size_t n, uint32_t *cp);
+size_t mg_ds__utf8_decode(const unsigned char *s, size_t n, uint32_t *cp);
 
 /* Python's str.isspace() for one code point. */
-int mg__py_isspace(uint32_t cp);
+int mg_ds__py_isspace(uint32_t cp);
 
 /* strdup / strndup that report ENOMEM through the return value only. */
-char *mg__strndup(const char *s, size_t n);
+char *mg_ds__strndup(const char *s, size_t n);
 
 /* mkdir -p (mode 0755). */
 struct mg_error;
-int mg__mkdir_p(const char *dir, struct mg_error *err);
+int mg_ds__mkdir_p(const char *dir, struct mg_error *err);
 
 #endif

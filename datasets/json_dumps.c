@@ -37,7 +37,7 @@ void mg_sbuf_free(mg_sbuf *b)
     b->len = b->cap = 0;
 }
 
-char *mg__strndup(const char *s, size_t n)
+char *mg_ds__strndup(const char *s, size_t n)
 {
     char *d = malloc(n + 1);
     if (!d) return NULL;
@@ -46,7 +46,7 @@ char *mg__strndup(const char *s, size_t n)
     return d;
 }
 
-size_t mg__utf8_decode(const unsigned char *s, size_t n, uint32_t *cp)
+size_t mg_ds__utf8_decode(const unsigned char *s, size_t n, uint32_t *cp)
 {
     unsigned char c = s[0];
     if (c < 0x80) {
@@ -134,7 +134,7 @@ int mg_json_dumps_string(mg_sbuf *out, const char *s, size_t len, mg_error *err)
             continue;
         }
         uint32_t cp;
-        size_t n = mg__utf8_decode(p + i, len - i, &cp);
+        size_t n = mg_ds__utf8_decode(p + i, len - i, &cp);
         if (!n) return mg_error_set(err, MG_EFORMAT, "invalid UTF-8 at byte %zu", i);
         if (cp >= 0x10000) { /* astral: a surrogate pair, as Python */
             uint32_t v = cp - 0x10000;
@@ -177,9 +177,9 @@ fail:
 
 char *mg_py_float_repr(double v)
 {
-    if (isnan(v)) return mg__strndup("nan", 3);
-    if (isinf(v)) return v < 0 ? mg__strndup("-inf", 4) : mg__strndup("inf", 3);
-    if (v == 0) return signbit(v) ? mg__strndup("-0.0", 4) : mg__strndup("0.0", 3);
+    if (isnan(v)) return mg_ds__strndup("nan", 3);
+    if (isinf(v)) return v < 0 ? mg_ds__strndup("-inf", 4) : mg_ds__strndup("inf", 3);
+    if (v == 0) return signbit(v) ? mg_ds__strndup("-0.0", 4) : mg_ds__strndup("0.0", 3);
     /* Shortest digit string that reads back as the same double (what Python's
      * repr gives since 3.1): try 1..17 significant digits. */
     char e[40];
@@ -228,7 +228,7 @@ char *mg_py_float_repr(double v)
             out[o++] = '0';
         }
     }
-    return mg__strndup(out, o);
+    return mg_ds__strndup(out, o);
 }
 
 char *mg_output_id(const char *model, const char *backend, double temperature)

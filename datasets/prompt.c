@@ -7,7 +7,7 @@
 #include <string.h>
 #include <strings.h>
 
-int mg__py_isspace(uint32_t c)
+int mg_ds__py_isspace(uint32_t c)
 {
     /* Python's str.isspace(): bidi class WS/B/S or category Zs. */
     return (c >= 0x09 && c <= 0x0d) || (c >= 0x1c && c <= 0x20) || c == 0x85 || c == 0xa0 ||
@@ -21,15 +21,15 @@ void mg_py_strip(const char *s, size_t len, size_t *start, size_t *end)
     size_t a = 0, b = len;
     uint32_t cp;
     while (a < b) {
-        size_t n = mg__utf8_decode(p + a, b - a, &cp);
-        if (!n || !mg__py_isspace(cp)) break;
+        size_t n = mg_ds__utf8_decode(p + a, b - a, &cp);
+        if (!n || !mg_ds__py_isspace(cp)) break;
         a += n;
     }
     while (b > a) {
         size_t k = b - 1; /* back up to the lead byte of the last character */
         while (k > a && (p[k] & 0xc0) == 0x80 && b - k < 4) k--;
-        size_t n = mg__utf8_decode(p + k, b - k, &cp);
-        if (n != b - k || !mg__py_isspace(cp)) break;
+        size_t n = mg_ds__utf8_decode(p + k, b - k, &cp);
+        if (n != b - k || !mg_ds__py_isspace(cp)) break;
         b = k;
     }
     *start = a;
@@ -81,7 +81,7 @@ int mg_prompt_stops(const mg_prompt_params *p, mg_strlist *stops, mg_error *err)
     if (!stops->items) return mg_error_set(err, MG_ENOMEM, "out of memory");
     for (size_t i = 0; i < n; i++) {
         const char *s = i < 6 ? EOS[i] : extra[i - 6];
-        stops->items[i] = mg__strndup(s, strlen(s));
+        stops->items[i] = mg_ds__strndup(s, strlen(s));
         if (!stops->items[i]) {
             stops->n = i;
             mg_strlist_free(stops);
@@ -158,7 +158,7 @@ char *mg_completion_truncate_n(const char *text, size_t len, const mg_strlist *s
     const unsigned char *p = (const unsigned char *)text;
     while (i < len && chars < max_chars) {
         uint32_t cp;
-        size_t n = mg__utf8_decode(p + i, len - i, &cp);
+        size_t n = mg_ds__utf8_decode(p + i, len - i, &cp);
         i += n ? n : 1;
         chars++;
     }

@@ -261,7 +261,7 @@ static int get_str(json_t *obj, const char *key, int required, char **out, const
     if (strlen(json_string_value(v)) != json_string_length(v))
         return mg_error_set(err, MG_EFORMAT, "%s:%zu: \"%s\" contains a NUL character (\\u0000)",
                             what, line, key);
-    *out = mg__strndup(json_string_value(v), json_string_length(v));
+    *out = mg_ds__strndup(json_string_value(v), json_string_length(v));
     if (!*out) return mg_error_set(err, MG_ENOMEM, "%s:%zu: out of memory", what, line);
     return 0;
 }
@@ -270,8 +270,8 @@ static int parse_line(const char *what, size_t line, const char *s, size_t n, mg
                       mg_error *err)
 {
     memset(t, 0, sizeof *t);
-    t->json = mg__strndup(s, n);
-    char *tmp = mg__strndup(s, n);
+    t->json = mg_ds__strndup(s, n);
+    char *tmp = mg_ds__strndup(s, n);
     if (!t->json || !tmp) {
         free(tmp);
         return mg_error_set(err, MG_ENOMEM, "%s:%zu: out of memory", what, line);
@@ -308,7 +308,7 @@ int mg_dataset_parse(const char *what, const char *name, const char *text, size_
     size_t cap = 0, line = 0;
     idset set = {0};
     int rc = 0;
-    out->name = mg__strndup(name, strlen(name));
+    out->name = mg_ds__strndup(name, strlen(name));
     if (!out->name) return mg_error_set(err, MG_ENOMEM, "out of memory");
     size_t i = 0;
     while (i < len) {
@@ -373,8 +373,8 @@ int mg_dataset_read_file(const char *path, const char *name, mg_dataset *out, mg
     rc = mg_dataset_parse(path, name ? name : "custom", text, len, out, err);
     free(text);
     if (rc < 0) return rc;
-    out->path = mg__strndup(path, strlen(path));
-    out->hash = mg__strndup(hex, 32);
+    out->path = mg_ds__strndup(path, strlen(path));
+    out->hash = mg_ds__strndup(hex, 32);
     if (!out->path || !out->hash) {
         mg_dataset_free(out);
         return mg_error_set(err, MG_ENOMEM, "out of memory");

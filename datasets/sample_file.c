@@ -61,7 +61,7 @@ static int count_add(mg_sample_file *f, const char *id)
     }
     count_slot *c = find_slot(f->slots, f->cap, id);
     if (!c->task_id) {
-        c->task_id = mg__strndup(id, strlen(id));
+        c->task_id = mg_ds__strndup(id, strlen(id));
         if (!c->task_id) return MG_ENOMEM;
         f->n_tasks++;
     }
@@ -168,7 +168,7 @@ int mg_sample_file_open(const char *path, mg_sample_file **out, mg_error *err)
     mg_sample_file *f = calloc(1, sizeof *f);
     if (!f) return mg_error_set(err, MG_ENOMEM, "out of memory");
     f->fd = -1;
-    f->path = mg__strndup(path, strlen(path));
+    f->path = mg_ds__strndup(path, strlen(path));
     if (!f->path) {
         mg_sample_file_close(f);
         return mg_error_set(err, MG_ENOMEM, "out of memory");
@@ -242,7 +242,7 @@ int mg_sample_paths(const char *root, const char *dataset, const char *id, char 
     if (rc < 0) {
         rc = mg_error_set(err, MG_ENOMEM, "out of memory");
     } else {
-        rc = mg__mkdir_p(dir.data, err);
+        rc = mg_ds__mkdir_p(dir.data, err);
     }
     mg_sbuf_free(&dir);
     if (rc < 0) {
