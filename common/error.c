@@ -8,24 +8,30 @@
 const char *mg_strerror(int code)
 {
     switch (code) {
-    case 0: return "success";
-#define MG__ERR_TEXT(name, value, text)                                                        \
-    case value: return text;
+    case 0:
+        return "success";
+#define MG__ERR_TEXT(name, value, text)                                                            \
+    case value:                                                                                    \
+        return text;
         MG_ERRNO_MAP(MG__ERR_TEXT)
 #undef MG__ERR_TEXT
-    default: return "unknown error";
+    default:
+        return "unknown error";
     }
 }
 
 const char *mg_err_name(int code)
 {
     switch (code) {
-    case 0: return "MG_OK";
-#define MG__ERR_NAME(name, value, text)                                                        \
-    case value: return "MG_" #name;
+    case 0:
+        return "MG_OK";
+#define MG__ERR_NAME(name, value, text)                                                            \
+    case value:                                                                                    \
+        return "MG_" #name;
         MG_ERRNO_MAP(MG__ERR_NAME)
 #undef MG__ERR_NAME
-    default: return "MG_UNKNOWN";
+    default:
+        return "MG_UNKNOWN";
     }
 }
 
@@ -33,11 +39,13 @@ int mg_err_from_errno(int e)
 {
     if (e <= 0) return MG_EIO;
     switch (-e) {
-#define MG__ERR_KNOWN(name, value, text)                                                       \
-    case value: return value;
+#define MG__ERR_KNOWN(name, value, text)                                                           \
+    case value:                                                                                    \
+        return value;
         MG_ERRNO_MAP(MG__ERR_KNOWN)
 #undef MG__ERR_KNOWN
-    default: return MG_EIO;
+    default:
+        return MG_EIO;
     }
 }
 

@@ -18,29 +18,29 @@
 #include <stdarg.h>
 #include <stddef.h>
 
-#define MG_ERRNO_MAP(XX)                                                                       \
-    XX(EPERM, -EPERM, "operation not permitted")                                               \
-    XX(ENOENT, -ENOENT, "no such file or directory")                                           \
-    XX(EIO, -EIO, "input/output error")                                                        \
-    XX(ENOMEM, -ENOMEM, "out of memory")                                                       \
-    XX(EACCES, -EACCES, "permission denied")                                                   \
-    XX(EEXIST, -EEXIST, "file exists")                                                         \
-    XX(EINVAL, -EINVAL, "invalid argument")                                                    \
-    XX(ENOSPC, -ENOSPC, "no space left on device")                                             \
-    XX(EPIPE, -EPIPE, "broken pipe")                                                           \
-    XX(ERANGE, -ERANGE, "value out of range")                                                  \
-    XX(EAGAIN, -EAGAIN, "resource temporarily unavailable")                                    \
-    XX(ETIMEDOUT, -ETIMEDOUT, "timed out")                                                     \
-    XX(ECANCELED, -ECANCELED, "canceled")                                                      \
-    XX(EFORMAT, -1001, "malformed input")                                                      \
-    XX(EUNSUPPORTED, -1002, "unsupported feature")                                             \
-    XX(ESHAPE, -1003, "tensor shape mismatch")                                                 \
-    XX(ECHECKSUM, -1004, "checksum mismatch")                                                  \
-    XX(EHTTP, -1005, "http error")                                                             \
-    XX(EPROTO, -1006, "protocol error")                                                        \
-    XX(ECUDA, -1007, "cuda error")                                                             \
-    XX(EUSAGE, -1008, "usage error")                                                           \
-    XX(ECHILD, -1009, "child process failed")                                                  \
+#define MG_ERRNO_MAP(XX)                                                                           \
+    XX(EPERM, -EPERM, "operation not permitted")                                                   \
+    XX(ENOENT, -ENOENT, "no such file or directory")                                               \
+    XX(EIO, -EIO, "input/output error")                                                            \
+    XX(ENOMEM, -ENOMEM, "out of memory")                                                           \
+    XX(EACCES, -EACCES, "permission denied")                                                       \
+    XX(EEXIST, -EEXIST, "file exists")                                                             \
+    XX(EINVAL, -EINVAL, "invalid argument")                                                        \
+    XX(ENOSPC, -ENOSPC, "no space left on device")                                                 \
+    XX(EPIPE, -EPIPE, "broken pipe")                                                               \
+    XX(ERANGE, -ERANGE, "value out of range")                                                      \
+    XX(EAGAIN, -EAGAIN, "resource temporarily unavailable")                                        \
+    XX(ETIMEDOUT, -ETIMEDOUT, "timed out")                                                         \
+    XX(ECANCELED, -ECANCELED, "canceled")                                                          \
+    XX(EFORMAT, -1001, "malformed input")                                                          \
+    XX(EUNSUPPORTED, -1002, "unsupported feature")                                                 \
+    XX(ESHAPE, -1003, "tensor shape mismatch")                                                     \
+    XX(ECHECKSUM, -1004, "checksum mismatch")                                                      \
+    XX(EHTTP, -1005, "http error")                                                                 \
+    XX(EPROTO, -1006, "protocol error")                                                            \
+    XX(ECUDA, -1007, "cuda error")                                                                 \
+    XX(EUSAGE, -1008, "usage error")                                                               \
+    XX(ECHILD, -1009, "child process failed")                                                      \
     XX(EINTERRUPTED, -1010, "interrupted")
 
 typedef enum mg_err {
@@ -76,9 +76,9 @@ int mg_error_prefix(mg_error *err, int code, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 
 /* Always-on assertion for broken internal invariants (never for input). */
-#define MG_ASSERT(cond)                                                                        \
-    do {                                                                                       \
-        if (!(cond)) mg__assert_fail(#cond, __FILE__, __LINE__, __func__);                     \
+#define MG_ASSERT(cond)                                                                            \
+    do {                                                                                           \
+        if (!(cond)) mg__assert_fail(#cond, __FILE__, __LINE__, __func__);                         \
     } while (0)
 _Noreturn void mg__assert_fail(const char *expr, const char *file, int line, const char *func);
 

@@ -16,8 +16,8 @@ void mg_log_set(mg_log_cb cb, void *user_data);
 void mg_log_set_level(mg_log_level level);
 
 void mg_log(mg_log_level level, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-#define mg_warn(...) mg_log(MG_LOG_WARN, __VA_ARGS__)
-#define mg_info(...) mg_log(MG_LOG_INFO, __VA_ARGS__)
+#define mg_warn(...)  mg_log(MG_LOG_WARN, __VA_ARGS__)
+#define mg_info(...)  mg_log(MG_LOG_INFO, __VA_ARGS__)
 #define mg_debug(...) mg_log(MG_LOG_DEBUG, __VA_ARGS__)
 
 #endif /* MG_LOG_H */
