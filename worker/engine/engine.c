@@ -44,6 +44,7 @@ typedef struct seq {
     float *hidden;       /* router / mix: [chunk, H] */
     float *tok_w;        /* mix: [chunk, E] */
     int seg_n;           /* tokens in this step's segments */
+    int chunk_cap;       /* prompt tokens per step at most (best: bounded by V * E) */
 } seq;
 
 struct mg_engine {
@@ -333,7 +334,14 @@ int mg_engine_submit(mg_engine *e, const mg_request *r, mg_error *err)
         s->hidden = malloc(sizeof(float) * (size_t)chunk * H);
         if (!s->votes || !s->hidden) goto oom;
     }
+    s->chunk_cap = chunk;
     if (k == MG_STRATEGY_BEST) {
+        /* Every prompt position's logits, for every expert: keep that buffer
+         * near 64 MiB (a 256k vocabulary with 4 experts -> 16 tokens). */
+        long per_tok = (long)V_ * rows;
+        long cap_tok = (16L << 20) / (per_tok ? per_tok : 1);
+        if (cap_tok < 1) cap_tok = 1;
+        if (cap_tok < chunk) chunk = s->chunk_cap = (int)cap_tok;
         s->nll = calloc(E, sizeof(double));
         s->chunk_logits = malloc(sizeof(float) * (size_t)V_ * chunk * rows);
         if (!s->nll || !s->chunk_logits) goto oom;
@@ -521,6 +529,7 @@ int mg_engine_step(mg_engine *e, mg_token_event *events, int max_events, int *n_
             } else {
                 int left = s->req.n_prompt - s->fed;
                 int n = left < budget ? left : budget;
+                if (n > s->chunk_cap) n = s->chunk_cap;
                 if (n <= 0) continue;
                 budget -= n;
                 s->seg_n = n;
@@ -565,7 +574,7 @@ int mg_engine_step(mg_engine *e, mg_token_event *events, int max_events, int *n_
                     sg.hidden = s->hidden;
                 } else if (s->ph == PH_PROMPT && s->nll) {
                     sg.want = MG__WANT_ALL_LOGITS;
-                    sg.logits = s->chunk_logits + (size_t)r * e->p.prefill_chunk * V;
+                    sg.logits = s->chunk_logits + (size_t)r * s->chunk_cap * V;
                 } else if (last) {
                     sg.want = MG__WANT_LAST_LOGITS;
                     sg.logits = s->logits + (size_t)r * V;
@@ -608,7 +617,7 @@ int mg_engine_step(mg_engine *e, mg_token_event *events, int max_events, int *n_
                 if (s->nll) {
                     /* Position p predicts prompt[p + 1]. */
                     for (int r = 0; r < s->n_rows; r++) {
-                        const float *cl = s->chunk_logits + (size_t)r * e->p.prefill_chunk * V;
+                        const float *cl = s->chunk_logits + (size_t)r * s->chunk_cap * V;
                         for (int t = 0; t < s->seg_n; t++) {
                             int p = s->fed + t;
                             const float *lg = cl + (size_t)t * V;
