@@ -1,0 +1,760 @@
+/* value.c — the arena and the Python value model: construction, truthiness,
+ * equality and ordering, str()/repr(), and JSON in (jansson) and out
+ * (json.dumps). Printing must match Python byte for byte, since chat
+ * templates print lists, booleans and floats straight into prompts. */
+#include "internal.h"
+
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* ---- arena ------------------------------------------------------------------ */
+
+struct mg__chunk {
+    mg__chunk *next;
+    size_t size, used;
+    _Alignas(16) unsigned char data[];
+};
+
+#define CHUNK_SIZE (64 * 1024)
+
+_Noreturn void mg__fail(mg__arena *a, int code, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    if (a->err) mg_error_vset(a->err, code, fmt, ap);
+    va_end(ap);
+    longjmp(*a->jb, 1);
+}
+
+void *mg__alloc(mg__arena *a, size_t n)
+{
+    n = (n + 15) & ~(size_t)15;
+    if (n == 0) n = 16;
+    mg__chunk *c = a->head;
+    if (!c || c->size - c->used < n) {
+        size_t sz = n > CHUNK_SIZE / 4 ? n : CHUNK_SIZE;
+        if (a->limit && a->used + sz + sizeof(mg__chunk) > a->limit)
+            mg__fail(a, MG_ERANGE, "template render exceeds the memory limit (%zu bytes)",
+                     a->limit);
+        c = malloc(sizeof(mg__chunk) + sz);
+        if (!c) mg__fail(a, MG_ENOMEM, "out of memory");
+        a->used += sz + sizeof(mg__chunk);
+        c->size = sz;
+        c->used = 0;
+        if (sz == CHUNK_SIZE || !a->head) {
+            c->next = a->head;
+            a->head = c;
+        } else {
+            /* a big one-off block: keep the current chunk for small allocations */
+            c->next = a->head->next;
+            a->head->next = c;
+        }
+    }
+    void *p = c->data + c->used;
+    c->used += n;
+    memset(p, 0, n);
+    return p;
+}
+
+char *mg__strndup(mg__arena *a, const char *s, size_t n)
+{
+    char *p = mg__alloc(a, n + 1);
+    if (n) memcpy(p, s, n);
+    p[n] = 0;
+    return p;
+}
+
+void mg__arena_free(mg__arena *a)
+{
+    mg__chunk *c = a->head;
+    while (c) {
+        mg__chunk *nx = c->next;
+        free(c);
+        c = nx;
+    }
+    a->head = NULL;
+    a->used = 0;
+}
+
+/* ---- constructors ------------------------------------------------------------- */
+
+size_t utf8_count(const char *s, size_t len)
+{
+    size_t n = 0;
+    for (size_t i = 0; i < len; i++) n += ((unsigned char)s[i] & 0xC0) != 0x80;
+    return n;
+}
+
+jstr *mk_jstr(mg__arena *a, const char *s, size_t len)
+{
+    jstr *j = mg__alloc(a, sizeof(jstr) + len + 1);
+    j->len = len;
+    if (len) memcpy(j->s, s, len);
+    j->s[len] = 0;
+    j->ncp = utf8_count(s, len);
+    return j;
+}
+
+jv jv_undef(const char *why)
+{
+    jv v = {.t = JT_UNDEF};
+    v.u.uname = why;
+    return v;
+}
+jv jv_none(void)
+{
+    return (jv){.t = JT_NONE};
+}
+jv jv_bool(bool b)
+{
+    jv v = {.t = JT_BOOL};
+    v.u.b = b;
+    return v;
+}
+jv jv_int(int64_t i)
+{
+    jv v = {.t = JT_INT};
+    v.u.i = i;
+    return v;
+}
+jv jv_float(double f)
+{
+    jv v = {.t = JT_FLOAT};
+    v.u.f = f;
+    return v;
+}
+jv jv_str(rctx *r, const char *s, size_t len)
+{
+    jv v = {.t = JT_STR};
+    v.u.s = mk_jstr(&r->ar, s, len);
+    return v;
+}
+jv jv_cstr(rctx *r, const char *s)
+{
+    return jv_str(r, s, strlen(s));
+}
+jv jv_strbuf(rctx *r, sbuf *b)
+{
+    return jv_str(r, b->p ? b->p : "", b->n);
+}
+jv jv_newlist(rctx *r, size_t cap)
+{
+    jv v = {.t = JT_LIST};
+    v.u.l = mg__alloc(&r->ar, sizeof(jlist));
+    if (cap) {
+        v.u.l->v = mg__alloc(&r->ar, cap * sizeof(jv));
+        v.u.l->cap = cap;
+    }
+    return v;
+}
+jv jv_newtuple(rctx *r, size_t cap)
+{
+    jv v = jv_newlist(r, cap);
+    v.t = JT_TUPLE;
+    return v;
+}
+jv jv_newdict(rctx *r)
+{
+    jv v = {.t = JT_DICT};
+    v.u.d = mg__alloc(&r->ar, sizeof(jdict));
+    return v;
+}
+
+void jl_push(rctx *r, jlist *l, jv v)
+{
+    if (l->n == l->cap) {
+        size_t nc = l->cap ? l->cap * 2 : 4;
+        jv *nv = mg__alloc(&r->ar, nc * sizeof(jv));
+        if (l->n) memcpy(nv, l->v, l->n * sizeof(jv));
+        l->v = nv;
+        l->cap = nc;
+    }
+    l->v[l->n++] = v;
+}
+
+jv *jd_get(const jdict *d, jv k)
+{
+    for (size_t i = 0; i < d->n; i++)
+        if (jv_eq(d->k[i], k)) return &d->v[i];
+    return NULL;
+}
+
+jv *jd_gets(const jdict *d, const char *k)
+{
+    size_t kl = strlen(k);
+    for (size_t i = 0; i < d->n; i++)
+        if (d->k[i].t == JT_STR && d->k[i].u.s->len == kl && !memcmp(d->k[i].u.s->s, k, kl))
+            return &d->v[i];
+    return NULL;
+}
+
+void jd_set(rctx *r, jdict *d, jv k, jv v)
+{
+    jv *p = jd_get(d, k);
+    if (p) {
+        *p = v;
+        return;
+    }
+    if (d->n == d->cap) {
+        size_t nc = d->cap ? d->cap * 2 : 8;
+        jv *nk = mg__alloc(&r->ar, nc * sizeof(jv)), *nv = mg__alloc(&r->ar, nc * sizeof(jv));
+        if (d->n) {
+            memcpy(nk, d->k, d->n * sizeof(jv));
+            memcpy(nv, d->v, d->n * sizeof(jv));
+        }
+        d->k = nk;
+        d->v = nv;
+        d->cap = nc;
+    }
+    d->k[d->n] = k;
+    d->v[d->n++] = v;
+}
+
+/* ---- output buffers -------------------------------------------------------------- */
+
+void sb_put(rctx *r, sbuf *b, const char *s, size_t n)
+{
+    if (!n) return;
+    if (b->n + n + 1 > b->cap) {
+        size_t nc = b->cap ? b->cap * 2 : 256;
+        while (nc < b->n + n + 1) nc *= 2;
+        char *np = mg__alloc(&r->ar, nc);
+        if (b->n) memcpy(np, b->p, b->n);
+        b->p = np;
+        b->cap = nc;
+    }
+    memcpy(b->p + b->n, s, n);
+    b->n += n;
+    b->p[b->n] = 0;
+}
+void sb_puts(rctx *r, sbuf *b, const char *s)
+{
+    sb_put(r, b, s, strlen(s));
+}
+void sb_putc(rctx *r, sbuf *b, char c)
+{
+    sb_put(r, b, &c, 1);
+}
+
+/* ---- semantics ------------------------------------------------------------------- */
+
+const char *jv_typename(jv v)
+{
+    switch (v.t) {
+    case JT_UNDEF:
+        return "Undefined";
+    case JT_NONE:
+        return "NoneType";
+    case JT_BOOL:
+        return "bool";
+    case JT_INT:
+        return "int";
+    case JT_FLOAT:
+        return "float";
+    case JT_STR:
+        return "str";
+    case JT_LIST:
+        return v.u.l->generator ? "generator" : "list";
+    case JT_TUPLE:
+        return "tuple";
+    case JT_DICT:
+        return "dict";
+    case JT_NS:
+        return "Namespace";
+    case JT_FUNC:
+        return v.u.fn->kind == JF_MACRO ? "Macro" : "function";
+    case JT_LOOP:
+        return "LoopContext";
+    }
+    return "object";
+}
+
+bool jv_is_num(jv v)
+{
+    return v.t == JT_INT || v.t == JT_FLOAT || v.t == JT_BOOL;
+}
+
+double jv_num(jv v)
+{
+    return v.t == JT_FLOAT ? v.u.f : v.t == JT_INT ? (double)v.u.i : v.t == JT_BOOL ? v.u.b : 0;
+}
+
+bool jv_truthy(jv v)
+{
+    switch (v.t) {
+    case JT_UNDEF:
+    case JT_NONE:
+        return false;
+    case JT_BOOL:
+        return v.u.b;
+    case JT_INT:
+        return v.u.i != 0;
+    case JT_FLOAT:
+        return v.u.f != 0;
+    case JT_STR:
+        return v.u.s->len != 0;
+    case JT_LIST:
+        return v.u.l->generator || v.u.l->n != 0;
+    case JT_TUPLE:
+        return v.u.l->n != 0;
+    case JT_DICT:
+    case JT_NS:
+        return v.t == JT_NS || v.u.d->n != 0;
+    default:
+        return true;
+    }
+}
+
+bool jv_eq(jv a, jv b)
+{
+    if (jv_is_num(a) && jv_is_num(b)) {
+        if (a.t == JT_FLOAT || b.t == JT_FLOAT) return jv_num(a) == jv_num(b);
+        int64_t x = a.t == JT_BOOL ? a.u.b : a.u.i, y = b.t == JT_BOOL ? b.u.b : b.u.i;
+        return x == y;
+    }
+    if (a.t != b.t) return false;
+    switch (a.t) {
+    case JT_UNDEF:
+    case JT_NONE:
+        return true;
+    case JT_STR:
+        return a.u.s->len == b.u.s->len && !memcmp(a.u.s->s, b.u.s->s, a.u.s->len);
+    case JT_LIST:
+    case JT_TUPLE:
+        if (a.u.l->generator || b.u.l->generator) return a.u.l == b.u.l;
+        if (a.u.l->n != b.u.l->n) return false;
+        for (size_t i = 0; i < a.u.l->n; i++)
+            if (!jv_eq(a.u.l->v[i], b.u.l->v[i])) return false;
+        return true;
+    case JT_DICT:
+        if (a.u.d->n != b.u.d->n) return false;
+        for (size_t i = 0; i < a.u.d->n; i++) {
+            jv *o = jd_get(b.u.d, a.u.d->k[i]);
+            if (!o || !jv_eq(a.u.d->v[i], *o)) return false;
+        }
+        return true;
+    case JT_NS:
+        return a.u.d == b.u.d;
+    case JT_FUNC:
+        return a.u.fn == b.u.fn;
+    case JT_LOOP:
+        return a.u.loop == b.u.loop;
+    }
+    return false;
+}
+
+int jv_cmp(rctx *r, const node *n, jv a, jv b)
+{
+    if (jv_is_num(a) && jv_is_num(b)) {
+        if (a.t != JT_FLOAT && b.t != JT_FLOAT) {
+            int64_t x = a.t == JT_BOOL ? a.u.b : a.u.i, y = b.t == JT_BOOL ? b.u.b : b.u.i;
+            return (x > y) - (x < y);
+        }
+        double x = jv_num(a), y = jv_num(b);
+        return (x > y) - (x < y);
+    }
+    if (a.t == JT_STR && b.t == JT_STR) {
+        /* UTF-8 byte order is code point order, as Python compares str */
+        size_t m = a.u.s->len < b.u.s->len ? a.u.s->len : b.u.s->len;
+        int c = memcmp(a.u.s->s, b.u.s->s, m);
+        if (c) return c < 0 ? -1 : 1;
+        return (a.u.s->len > b.u.s->len) - (a.u.s->len < b.u.s->len);
+    }
+    if ((a.t == JT_LIST && b.t == JT_LIST) || (a.t == JT_TUPLE && b.t == JT_TUPLE)) {
+        size_t m = a.u.l->n < b.u.l->n ? a.u.l->n : b.u.l->n;
+        for (size_t i = 0; i < m; i++) {
+            if (jv_eq(a.u.l->v[i], b.u.l->v[i])) continue;
+            return jv_cmp(r, n, a.u.l->v[i], b.u.l->v[i]);
+        }
+        return (a.u.l->n > b.u.l->n) - (a.u.l->n < b.u.l->n);
+    }
+    if (a.t == JT_UNDEF) mg__undef_fail(r, n, a);
+    if (b.t == JT_UNDEF) mg__undef_fail(r, n, b);
+    mg__rfail(r, n, "TypeError: '<' not supported between instances of '%s' and '%s'",
+              jv_typename(a), jv_typename(b));
+}
+
+/* ---- printing ------------------------------------------------------------------ */
+
+void fmt_float(double f, char *buf, size_t cap)
+{
+    if (isnan(f)) {
+        snprintf(buf, cap, "nan");
+        return;
+    }
+    if (isinf(f)) {
+        snprintf(buf, cap, f < 0 ? "-inf" : "inf");
+        return;
+    }
+    /* shortest digits that round-trip, as Python's repr */
+    char tmp[40];
+    int prec;
+    for (prec = 1; prec <= 17; prec++) {
+        snprintf(tmp, sizeof tmp, "%.*e", prec - 1, f);
+        if (strtod(tmp, NULL) == f) break;
+    }
+    /* tmp = [-]d.ddde[+-]XX */
+    bool neg = tmp[0] == '-';
+    const char *p = tmp + neg;
+    char digits[24];
+    int nd = 0;
+    for (; *p && *p != 'e'; p++)
+        if (*p >= '0' && *p <= '9') digits[nd++] = *p;
+    int exp = atoi(p + 1);
+    while (nd > 1 && digits[nd - 1] == '0') nd--;
+    digits[nd] = 0;
+    char out[64];
+    int o = 0;
+    if (neg) out[o++] = '-';
+    if (exp < -4 || exp >= 16) {
+        out[o++] = digits[0];
+        if (nd > 1) {
+            out[o++] = '.';
+            for (int i = 1; i < nd; i++) out[o++] = digits[i];
+        }
+        o += snprintf(out + o, sizeof out - o, "e%c%02d", exp < 0 ? '-' : '+', abs(exp));
+    } else if (exp < 0) {
+        out[o++] = '0';
+        out[o++] = '.';
+        for (int i = 0; i < -exp - 1; i++) out[o++] = '0';
+        for (int i = 0; i < nd; i++) out[o++] = digits[i];
+    } else {
+        for (int i = 0; i <= exp; i++) out[o++] = i < nd ? digits[i] : '0';
+        out[o++] = '.';
+        if (nd > exp + 1)
+            for (int i = exp + 1; i < nd; i++) out[o++] = digits[i];
+        else
+            out[o++] = '0';
+    }
+    out[o] = 0;
+    snprintf(buf, cap, "%s", out);
+}
+
+static void repr_str(rctx *r, sbuf *b, const jstr *s)
+{
+    /* Python picks single quotes unless the text has ' and no " */
+    bool sq = memchr(s->s, '\'', s->len) != NULL, dq = memchr(s->s, '"', s->len) != NULL;
+    char q = (sq && !dq) ? '"' : '\'';
+    sb_putc(r, b, q);
+    for (size_t i = 0; i < s->len; i++) {
+        unsigned char c = (unsigned char)s->s[i];
+        char e[8];
+        if (c == (unsigned char)q || c == '\\') {
+            e[0] = '\\';
+            e[1] = (char)c;
+            sb_put(r, b, e, 2);
+        } else if (c == '\n')
+            sb_puts(r, b, "\\n");
+        else if (c == '\r')
+            sb_puts(r, b, "\\r");
+        else if (c == '\t')
+            sb_puts(r, b, "\\t");
+        else if (c < 0x20 || c == 0x7f) {
+            snprintf(e, sizeof e, "\\x%02x", c);
+            sb_puts(r, b, e);
+        } else if (c == 0xC2 && i + 1 < s->len && (unsigned char)s->s[i + 1] < 0xA0) {
+            /* U+0080..U+009F are not printable: \x80.. */
+            snprintf(e, sizeof e, "\\x%02x", (unsigned char)s->s[i + 1]);
+            sb_puts(r, b, e);
+            i++;
+        } else
+            sb_putc(r, b, (char)c);
+    }
+    sb_putc(r, b, q);
+}
+
+static void print_any(rctx *r, sbuf *b, jv v, bool repr, int depth)
+{
+    char num[64];
+    if (depth > 200) mg__rfail(r, NULL, "RecursionError: value nested too deeply to print");
+    switch (v.t) {
+    case JT_UNDEF:
+        if (repr) sb_puts(r, b, "Undefined");
+        return;
+    case JT_NONE:
+        sb_puts(r, b, "None");
+        return;
+    case JT_BOOL:
+        sb_puts(r, b, v.u.b ? "True" : "False");
+        return;
+    case JT_INT:
+        snprintf(num, sizeof num, "%lld", (long long)v.u.i);
+        sb_puts(r, b, num);
+        return;
+    case JT_FLOAT:
+        fmt_float(v.u.f, num, sizeof num);
+        sb_puts(r, b, num);
+        return;
+    case JT_STR:
+        if (repr)
+            repr_str(r, b, v.u.s);
+        else
+            sb_put(r, b, v.u.s->s, v.u.s->len);
+        return;
+    case JT_LIST:
+    case JT_TUPLE:
+        if (v.u.l->generator) {
+            snprintf(num, sizeof num, "<generator object at %p>", (void *)v.u.l);
+            sb_puts(r, b, num);
+            return;
+        }
+        sb_putc(r, b, v.t == JT_LIST ? '[' : '(');
+        for (size_t i = 0; i < v.u.l->n; i++) {
+            if (i) sb_puts(r, b, ", ");
+            print_any(r, b, v.u.l->v[i], true, depth + 1);
+        }
+        if (v.t == JT_TUPLE && v.u.l->n == 1) sb_putc(r, b, ',');
+        sb_putc(r, b, v.t == JT_LIST ? ']' : ')');
+        return;
+    case JT_DICT:
+    case JT_NS:
+        sb_puts(r, b, v.t == JT_NS ? "<Namespace {" : "{");
+        for (size_t i = 0; i < v.u.d->n; i++) {
+            if (i) sb_puts(r, b, ", ");
+            print_any(r, b, v.u.d->k[i], true, depth + 1);
+            sb_puts(r, b, ": ");
+            print_any(r, b, v.u.d->v[i], true, depth + 1);
+        }
+        sb_puts(r, b, v.t == JT_NS ? "}>" : "}");
+        return;
+    case JT_FUNC:
+        if (v.u.fn->kind == JF_MACRO)
+            sb_puts(r, b, "<Macro>");
+        else {
+            sb_puts(r, b, "<built-in method ");
+            sb_puts(r, b, v.u.fn->name ? v.u.fn->name : "?");
+            sb_puts(r, b, ">");
+        }
+        return;
+    case JT_LOOP:
+        snprintf(num, sizeof num, "<LoopContext %zu/%zu>", v.u.loop->idx + 1, v.u.loop->items->n);
+        sb_puts(r, b, num);
+        return;
+    }
+}
+
+void jv_str_into(rctx *r, sbuf *b, jv v)
+{
+    print_any(r, b, v, false, 0);
+}
+void jv_repr_into(rctx *r, sbuf *b, jv v)
+{
+    print_any(r, b, v, true, 0);
+}
+jv jv_to_str(rctx *r, jv v)
+{
+    if (v.t == JT_STR) return v;
+    sbuf b = {0};
+    jv_str_into(r, &b, v);
+    return jv_strbuf(r, &b);
+}
+
+/* ---- JSON ------------------------------------------------------------------------- */
+
+static void json_str(rctx *r, sbuf *b, const char *s, size_t len, bool ascii)
+{
+    sb_putc(r, b, '"');
+    for (size_t i = 0; i < len; i++) {
+        unsigned char c = (unsigned char)s[i];
+        char e[16];
+        switch (c) {
+        case '"':
+            sb_puts(r, b, "\\\"");
+            continue;
+        case '\\':
+            sb_puts(r, b, "\\\\");
+            continue;
+        case '\n':
+            sb_puts(r, b, "\\n");
+            continue;
+        case '\r':
+            sb_puts(r, b, "\\r");
+            continue;
+        case '\t':
+            sb_puts(r, b, "\\t");
+            continue;
+        case '\b':
+            sb_puts(r, b, "\\b");
+            continue;
+        case '\f':
+            sb_puts(r, b, "\\f");
+            continue;
+        }
+        if (c < 0x20 || (ascii && c == 0x7f)) {
+            snprintf(e, sizeof e, "\\u%04x", c);
+            sb_puts(r, b, e);
+        } else if (c >= 0x80 && ascii) {
+            /* decode one UTF-8 sequence (strings are valid UTF-8 here) */
+            uint32_t cp;
+            int n = c >= 0xF0 ? 3 : c >= 0xE0 ? 2 : 1;
+            cp = c & (0x3F >> n);
+            for (int k = 0; k < n && i + 1 < len; k++) cp = (cp << 6) | (s[++i] & 0x3F);
+            if (cp >= 0x10000) {
+                cp -= 0x10000;
+                snprintf(e, sizeof e, "\\u%04x\\u%04x", 0xD800 + (cp >> 10), 0xDC00 + (cp & 0x3FF));
+            } else
+                snprintf(e, sizeof e, "\\u%04x", cp);
+            sb_puts(r, b, e);
+        } else
+            sb_putc(r, b, (char)c);
+    }
+    sb_putc(r, b, '"');
+}
+
+static void json_nl(rctx *r, sbuf *b, const json_opts *o, int level)
+{
+    sb_putc(r, b, '\n');
+    for (int i = 0; i < level; i++) sb_puts(r, b, o->indent_str);
+}
+
+static int cmp_keys(const void *x, const void *y)
+{
+    const jstr *a = *(jstr *const *)x, *b = *(jstr *const *)y;
+    size_t m = a->len < b->len ? a->len : b->len;
+    int c = memcmp(a->s, b->s, m);
+    return c ? c : (a->len > b->len) - (a->len < b->len);
+}
+
+void jv_tojson_into(rctx *r, const node *n, sbuf *b, jv v, const json_opts *o, int level)
+{
+    char num[64];
+    if (level > 200) mg__rfail(r, n, "ValueError: value nested too deeply for tojson");
+    switch (v.t) {
+    case JT_NONE:
+        sb_puts(r, b, "null");
+        return;
+    case JT_BOOL:
+        sb_puts(r, b, v.u.b ? "true" : "false");
+        return;
+    case JT_INT:
+        snprintf(num, sizeof num, "%lld", (long long)v.u.i);
+        sb_puts(r, b, num);
+        return;
+    case JT_FLOAT:
+        if (isnan(v.u.f))
+            sb_puts(r, b, "NaN");
+        else if (isinf(v.u.f))
+            sb_puts(r, b, v.u.f < 0 ? "-Infinity" : "Infinity");
+        else {
+            fmt_float(v.u.f, num, sizeof num);
+            sb_puts(r, b, num);
+        }
+        return;
+    case JT_STR:
+        json_str(r, b, v.u.s->s, v.u.s->len, o->ensure_ascii);
+        return;
+    case JT_LIST:
+    case JT_TUPLE: {
+        if (v.u.l->generator) break;
+        if (!v.u.l->n) {
+            sb_puts(r, b, "[]");
+            return;
+        }
+        sb_putc(r, b, '[');
+        for (size_t i = 0; i < v.u.l->n; i++) {
+            if (i) sb_puts(r, b, o->item_sep);
+            if (o->indent_str) json_nl(r, b, o, level + 1);
+            jv_tojson_into(r, n, b, v.u.l->v[i], o, level + 1);
+        }
+        if (o->indent_str) json_nl(r, b, o, level);
+        sb_putc(r, b, ']');
+        return;
+    }
+    case JT_DICT: {
+        jdict *d = v.u.d;
+        if (!d->n) {
+            sb_puts(r, b, "{}");
+            return;
+        }
+        /* keys become strings first (json.dumps coerces int/float/bool/None keys) */
+        jstr **ks = mg__alloc(&r->ar, d->n * sizeof(jstr *));
+        size_t *idx = mg__alloc(&r->ar, d->n * sizeof(size_t));
+        for (size_t i = 0; i < d->n; i++) {
+            jv k = d->k[i];
+            sbuf kb = {0};
+            if (k.t == JT_STR) {
+                ks[i] = k.u.s;
+                continue;
+            } else if (k.t == JT_BOOL)
+                sb_puts(r, &kb, k.u.b ? "true" : "false");
+            else if (k.t == JT_NONE)
+                sb_puts(r, &kb, "null");
+            else if (k.t == JT_INT || k.t == JT_FLOAT)
+                jv_str_into(r, &kb, k);
+            else
+                mg__rfail(r, n, "TypeError: keys must be str, int, float, bool or None, not %s",
+                          jv_typename(k));
+            ks[i] = mk_jstr(&r->ar, kb.p ? kb.p : "", kb.n);
+        }
+        for (size_t i = 0; i < d->n; i++) idx[i] = i;
+        if (o->sort_keys) {
+            /* stable sort of indices by key */
+            for (size_t i = 1; i < d->n; i++) {
+                size_t t = idx[i], j = i;
+                while (j > 0 && cmp_keys(&ks[idx[j - 1]], &ks[t]) > 0) {
+                    idx[j] = idx[j - 1];
+                    j--;
+                }
+                idx[j] = t;
+            }
+        }
+        sb_putc(r, b, '{');
+        for (size_t i = 0; i < d->n; i++) {
+            if (i) sb_puts(r, b, o->item_sep);
+            if (o->indent_str) json_nl(r, b, o, level + 1);
+            json_str(r, b, ks[idx[i]]->s, ks[idx[i]]->len, o->ensure_ascii);
+            sb_puts(r, b, o->key_sep);
+            jv_tojson_into(r, n, b, d->v[idx[i]], o, level + 1);
+        }
+        if (o->indent_str) json_nl(r, b, o, level);
+        sb_putc(r, b, '}');
+        return;
+    }
+    default:
+        break;
+    }
+    mg__rfail(r, n, "TypeError: Object of type %s is not JSON serializable", jv_typename(v));
+}
+
+jv jv_from_json(rctx *r, const json_t *j)
+{
+    switch (json_typeof(j)) {
+    case JSON_NULL:
+        return jv_none();
+    case JSON_TRUE:
+        return jv_bool(true);
+    case JSON_FALSE:
+        return jv_bool(false);
+    case JSON_INTEGER:
+        return jv_int((int64_t)json_integer_value(j));
+    case JSON_REAL:
+        return jv_float(json_real_value(j));
+    case JSON_STRING:
+        return jv_str(r, json_string_value(j), json_string_length(j));
+    case JSON_ARRAY: {
+        jv l = jv_newlist(r, json_array_size(j));
+        for (size_t i = 0; i < json_array_size(j); i++)
+            jl_push(r, l.u.l, jv_from_json(r, json_array_get(j, i)));
+        return l;
+    }
+    case JSON_OBJECT: {
+        /* jansson keeps insertion order when iterating with json_object_foreach */
+        jv d = jv_newdict(r);
+        const char *k;
+        json_t *val;
+        void *it = json_object_iter((json_t *)j);
+        while (it) {
+            k = json_object_iter_key(it);
+            val = json_object_iter_value(it);
+            jv key = jv_str(r, k, json_object_iter_key_len(it));
+            jd_set(r, d.u.d, key, jv_from_json(r, val));
+            it = json_object_iter_next((json_t *)j, it);
+        }
+        return d;
+    }
+    }
+    return jv_none();
+}
