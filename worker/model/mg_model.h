@@ -64,9 +64,9 @@ typedef enum mg_rope_type {
 
 typedef struct mg_rope_scaling {
     mg_rope_type type;
-    float factor;                       /* linear, dynamic, llama3 */
-    float low_freq_factor;              /* llama3 */
-    float high_freq_factor;             /* llama3 */
+    float factor;                         /* linear, dynamic, llama3 */
+    float low_freq_factor;                /* llama3 */
+    float high_freq_factor;               /* llama3 */
     int original_max_position_embeddings; /* llama3 (dynamic uses max_position_embeddings) */
 } mg_rope_scaling;
 
@@ -86,17 +86,17 @@ typedef struct mg_model_config {
     float rms_norm_eps;
     float rope_theta;
     mg_rope_scaling rope_scaling;
-    mg_act act;              /* hidden_act / hidden_activation */
+    mg_act act; /* hidden_act / hidden_activation */
     bool tie_word_embeddings;
-    bool attention_bias;     /* q/k/v (and o for some archs) carry biases */
-    bool norm_add_one;       /* Gemma RMSNorm: x * (1 + w) */
-    bool scale_embeddings;   /* Gemma: embeddings * sqrt(hidden_size), rounded to the dtype */
-    int sliding_window;      /* 0 when none */
-    int bos_token_id;        /* -1 when unknown */
-    int pad_token_id;        /* -1 when unknown */
+    bool attention_bias;   /* q/k/v (and o for some archs) carry biases */
+    bool norm_add_one;     /* Gemma RMSNorm: x * (1 + w) */
+    bool scale_embeddings; /* Gemma: embeddings * sqrt(hidden_size), rounded to the dtype */
+    int sliding_window;    /* 0 when none */
+    int bos_token_id;      /* -1 when unknown */
+    int pad_token_id;      /* -1 when unknown */
     int n_eos;
     int eos_token_ids[MG_MAX_EOS]; /* config.json, then generation_config.json */
-    mg_dtype torch_dtype;    /* as declared in config.json (informational) */
+    mg_dtype torch_dtype;          /* as declared in config.json (informational) */
 } mg_model_config;
 
 /* ---- base weights ---------------------------------------------------------- */
@@ -117,10 +117,10 @@ typedef enum mg_proj {
 const char *mg_proj_name(mg_proj p); /* "q_proj", ..., "down_proj" */
 
 typedef struct mg_layer_weights {
-    mg_tensor attn_norm;            /* input_layernorm.weight [H] */
-    mg_tensor ffn_norm;             /* post_attention_layernorm.weight [H] */
-    mg_tensor proj[MG_PROJ_COUNT];  /* weight [out, in] */
-    mg_tensor bias[MG_PROJ_COUNT];  /* [out]; data NULL when absent */
+    mg_tensor attn_norm;           /* input_layernorm.weight [H] */
+    mg_tensor ffn_norm;            /* post_attention_layernorm.weight [H] */
+    mg_tensor proj[MG_PROJ_COUNT]; /* weight [out, in] */
+    mg_tensor bias[MG_PROJ_COUNT]; /* [out]; data NULL when absent */
 } mg_layer_weights;
 
 /* ---- LoRA experts ------------------------------------------------------------ */
@@ -136,19 +136,19 @@ typedef struct mg_lora_module {
     mg_tensor E;         /* AdaLoRA lora_E [r, 1]; data NULL otherwise */
     mg_tensor magnitude; /* DoRA lora_magnitude_vector [out]; data NULL otherwise */
     int r;
-    float scaling;       /* alpha/r, alpha/sqrt(r) (rsLoRA), alpha/ranknum (AdaLoRA) */
+    float scaling; /* alpha/r, alpha/sqrt(r) (rsLoRA), alpha/ranknum (AdaLoRA) */
 } mg_lora_module;
 
 typedef enum mg_expert_kind { MG_EXPERT_LORA, MG_EXPERT_ADALORA } mg_expert_kind;
 
 typedef struct mg_expert {
-    char *name;          /* "expert_0", or the adapter folder name */
+    char *name; /* "expert_0", or the adapter folder name */
     mg_expert_kind kind;
-    int r;               /* default rank (rank_pattern may differ per module) */
-    float alpha;         /* default alpha */
+    int r;       /* default rank (rank_pattern may differ per module) */
+    float alpha; /* default alpha */
     bool use_rslora;
     bool use_dora;
-    char *source;        /* file it was read from, for inspect */
+    char *source; /* file it was read from, for inspect */
     /* modules[layer * MG_PROJ_COUNT + proj] */
     mg_lora_module *modules;
 } mg_expert;
@@ -165,13 +165,13 @@ typedef struct mg_router {
  * states of a scaling pass, producing per-layer (or global) adapter scalings. */
 #define MG_XLORA_MAX_LAYERS 8
 typedef struct mg_xlora {
-    int n_mlp_layers;                       /* linear layers in the classifier */
-    mg_tensor w[MG_XLORA_MAX_LAYERS];       /* [out, in] */
-    mg_tensor b[MG_XLORA_MAX_LAYERS];       /* [out] or absent */
-    bool layerwise_scalings;                /* output is [n_layers * n_experts] */
+    int n_mlp_layers;                 /* linear layers in the classifier */
+    mg_tensor w[MG_XLORA_MAX_LAYERS]; /* [out, in] */
+    mg_tensor b[MG_XLORA_MAX_LAYERS]; /* [out] or absent */
+    bool layerwise_scalings;          /* output is [n_layers * n_experts] */
     bool enable_softmax;
     bool enable_softmax_topk;
-    int top_k_lora;                         /* 0 = none */
+    int top_k_lora; /* 0 = none */
     float softmax_temperature;
     float scaling_pass_value;
     float global_scaling_weight;
@@ -181,12 +181,12 @@ typedef struct mg_xlora {
 /* ---- the model --------------------------------------------------------------- */
 
 typedef enum mg_model_format {
-    MG_FORMAT_MERGED,           /* model.safetensors / pytorch_model.bin (+ index) */
-    MG_FORMAT_PEFT,             /* adapter_config.json: LoRA or AdaLoRA */
-    MG_FORMAT_XLORA,            /* adapter_config.json with peft_type XLORA */
-    MG_FORMAT_DYLORA_BEST,      /* best_model/: peft_adapters/expert_K.pt + router.pt */
-    MG_FORMAT_DYLORA_CHECKPOINT,/* checkpoint-N/: nested PEFT adapters + router.safetensors */
-    MG_FORMAT_DYLORA_LEGACY     /* one model.safetensors with foundation_model.* */
+    MG_FORMAT_MERGED,            /* model.safetensors / pytorch_model.bin (+ index) */
+    MG_FORMAT_PEFT,              /* adapter_config.json: LoRA or AdaLoRA */
+    MG_FORMAT_XLORA,             /* adapter_config.json with peft_type XLORA */
+    MG_FORMAT_DYLORA_BEST,       /* best_model/: peft_adapters/expert_K.pt + router.pt */
+    MG_FORMAT_DYLORA_CHECKPOINT, /* checkpoint-N/: nested PEFT adapters + router.safetensors */
+    MG_FORMAT_DYLORA_LEGACY      /* one model.safetensors with foundation_model.* */
 } mg_model_format;
 
 const char *mg_model_format_name(mg_model_format f); /* "dylora-moe (best_model)", ... */
@@ -201,16 +201,16 @@ typedef struct mg_model {
     char *tokenizer_path; /* folder with tokenizer.json, or NULL */
     mg_model_config config;
 
-    mg_tensor embed;      /* embed_tokens.weight [vocab, H] */
-    mg_tensor final_norm; /* norm.weight [H] */
-    mg_tensor lm_head;    /* [vocab, H]; equals embed when tied */
+    mg_tensor embed;          /* embed_tokens.weight [vocab, H] */
+    mg_tensor final_norm;     /* norm.weight [H] */
+    mg_tensor lm_head;        /* [vocab, H]; equals embed when tied */
     mg_layer_weights *layers; /* [n_layers] */
 
-    int n_experts;        /* 0 for a plain merged model */
-    mg_expert *experts;   /* [n_experts] */
+    int n_experts;      /* 0 for a plain merged model */
+    mg_expert *experts; /* [n_experts] */
     bool has_router;
     mg_router router;
-    mg_xlora *xlora;      /* non-NULL for X-LoRA models */
+    mg_xlora *xlora; /* non-NULL for X-LoRA models */
 
     mg_model_storage *storage;
 } mg_model;

@@ -1,0 +1,262 @@
+/* test_errors.c — malformed model folders: each ends in one clear line that
+ * names the file and the problem, never a crash (the suite also runs under
+ * ASan/UBSan). Fixtures are copied to a scratch folder and damaged there. */
+#include <criterion/criterion.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "mg_model.h"
+#include "testutil.h"
+
+static mg_error ERR;
+
+/* Loads dir (with an optional base folder) and expects failure `code`, with a
+ * one-line message containing every string in `want` (NULL-terminated). */
+static void expect_fail(const char *dir, const char *base, int code, const char *const *want)
+{
+    mg_model_params p = mg_model_default_params();
+    p.path = dir;
+    p.base_model = base;
+    mg_model *m = (mg_model *)1;
+    memset(&ERR, 0, sizeof ERR);
+    int rc = mg_model_load(&p, &m, &ERR);
+    cr_assert_eq(rc, code, "rc %d (%s), want %d: %s", rc, mg_err_name(rc), code, ERR.msg);
+    cr_assert_null(m);
+    cr_assert_null(strchr(ERR.msg, '\n'), "message is not one line: %s", ERR.msg);
+    for (; want && *want; want++)
+        cr_assert(strstr(ERR.msg, *want), "'%s' not in: %s", *want, ERR.msg);
+}
+
+static char *scratch(const char *fixture)
+{
+    static char d[512];
+    snprintf(d, sizeof d, "%s/m", tu_tmpdir());
+    tu_copy_fixture(fixture, d);
+    return d;
+}
+
+static void truncate_file(const char *path, long drop)
+{
+    size_t n;
+    uint8_t *b = tu_read(path, &n);
+    tu_write(path, b, n - (size_t)drop);
+    free(b);
+}
+
+Test(model_errors, truncated_safetensors)
+{
+    char *d = scratch("llama"), f[600];
+    snprintf(f, sizeof f, "%s/model.safetensors", d);
+    truncate_file(f, 100);
+    expect_fail(d, NULL, MG_EFORMAT, (const char *[]){"model.safetensors", "truncated", NULL});
+}
+
+Test(model_errors, lying_header_length)
+{
+    char *d = scratch("llama"), f[600];
+    snprintf(f, sizeof f, "%s/model.safetensors", d);
+    size_t n;
+    uint8_t *b = tu_read(f, &n);
+    b[5] = 0x01; /* header length now ~1 TB */
+    tu_write(f, b, n);
+    free(b);
+    expect_fail(d, NULL, MG_EFORMAT, (const char *[]){"model.safetensors", "header length", NULL});
+}
+
+Test(model_errors, lying_tensor_offsets)
+{
+    /* rewrite one data_offsets end inside the header (same length) */
+    char *d = scratch("gemma"), f[600];
+    snprintf(f, sizeof f, "%s/model.safetensors", d);
+    size_t n;
+    uint8_t *b = tu_read(f, &n);
+    char *hit = memmem(b, n, "\"data_offsets\":[0,", 18);
+    cr_assert(hit);
+    hit[18] = hit[18] == '9' ? '8' : '9';
+    tu_write(f, b, n);
+    free(b);
+    expect_fail(d, NULL, MG_EFORMAT, (const char *[]){"model.safetensors", "tensor '", NULL});
+}
+
+Test(model_errors, truncated_torch_checkpoint)
+{
+    char *d = scratch("llama-bin"), f[600];
+    snprintf(f, sizeof f, "%s/pytorch_model.bin", d);
+    truncate_file(f, 50);
+    expect_fail(d, NULL, MG_EFORMAT, (const char *[]){"pytorch_model.bin", NULL});
+}
+
+Test(model_errors, corrupt_torch_storage_fails_its_crc)
+{
+    char *d = scratch("llama-bin"), f[600];
+    snprintf(f, sizeof f, "%s/pytorch_model.bin", d);
+    size_t n;
+    uint8_t *b = tu_read(f, &n);
+    b[n / 2] ^= 0x55;
+    tu_write(f, b, n);
+    free(b);
+    expect_fail(d, NULL, MG_ECHECKSUM, (const char *[]){"pytorch_model.bin", "CRC", NULL});
+}
+
+Test(model_errors, unknown_pickle_global)
+{
+    char *d = scratch("peft-bin"), f[600];
+    snprintf(f, sizeof f, "%s/adapter_model.bin", d);
+    static const char pkl[] = "\x80\x02"
+                              "cposix\nsystem\n"
+                              "X\x04\x00\x00\x00true\x85R.";
+    tz_entry e[] = {{"adapter_model/data.pkl", pkl, sizeof pkl - 1}};
+    tz_write(f, e, 1);
+    char base[512];
+    snprintf(base, sizeof base, "%s/llama", FIX);
+    expect_fail(d, base, MG_EUNSUPPORTED,
+                (const char *[]){"adapter_model.bin", "posix.system", "refused", NULL});
+}
+
+Test(model_errors, missing_shard)
+{
+    char *d = scratch("llama-sharded"), f[600];
+    snprintf(f, sizeof f, "%s/model-00003-of-00004.safetensors", d);
+    cr_assert_eq(unlink(f), 0);
+    expect_fail(d, NULL, MG_ENOENT,
+                (const char *[]){"model-00003-of-00004.safetensors", "missing", NULL});
+}
+
+Test(model_errors, missing_bin_shard)
+{
+    char *d = scratch("llama-bin-sharded"), f[600];
+    snprintf(f, sizeof f, "%s/pytorch_model-00002-of-00002.bin", d);
+    cr_assert_eq(unlink(f), 0);
+    expect_fail(d, NULL, MG_ENOENT, (const char *[]){"pytorch_model-00002-of-00002.bin", NULL});
+}
+
+Test(model_errors, adapter_that_does_not_fit_the_base)
+{
+    char path[512], base[512];
+    snprintf(path, sizeof path, "%s/peft-lora", FIX);
+    snprintf(base, sizeof base, "%s/gemma", FIX);
+    /* llama's v_proj is [16, 32]; gemma's is [24, 32] */
+    expect_fail(path, base, MG_ESHAPE,
+                (const char *[]){"adapter_model.safetensors", "lora_B", NULL});
+}
+
+Test(model_errors, base_config_that_does_not_fit_its_weights)
+{
+    char *d = scratch("llama"), f[600];
+    snprintf(f, sizeof f, "%s/config.json", d);
+    size_t n;
+    uint8_t *b = tu_read(f, &n);
+    char *hit = memmem(b, n, "\"intermediate_size\": 64", 23);
+    cr_assert(hit);
+    memcpy(hit, "\"intermediate_size\": 65", 23);
+    tu_write(f, b, n);
+    free(b);
+    expect_fail(
+        d, NULL, MG_ESHAPE,
+        (const char *[]){"model.safetensors", "gate_proj.weight", "[64, 32]", "[65, 32]", NULL});
+}
+
+static void edit_config(const char *dir, const char *from, const char *to)
+{
+    char f[600];
+    snprintf(f, sizeof f, "%s/config.json", dir);
+    size_t n;
+    uint8_t *b = tu_read(f, &n);
+    b[n] = 0;
+    char *hit = strstr((char *)b, from);
+    cr_assert(hit, "%s not in config", from);
+    char *out = malloc(n + strlen(to) + 1);
+    size_t pre = (size_t)(hit - (char *)b);
+    memcpy(out, b, pre);
+    strcpy(out + pre, to);
+    strcat(out, hit + strlen(from));
+    tu_write(f, out, strlen(out));
+    free(out);
+    free(b);
+}
+
+Test(model_errors, unsupported_model_type_and_activation)
+{
+    char *d = scratch("llama");
+    edit_config(d, "\"model_type\": \"llama\"", "\"model_type\": \"gpt2\"");
+    expect_fail(d, NULL, MG_EUNSUPPORTED, (const char *[]){"config.json", "\"gpt2\"", NULL});
+    d = scratch("llama");
+    edit_config(d, "\"hidden_act\": \"silu\"", "\"hidden_act\": \"relu\"");
+    expect_fail(d, NULL, MG_EUNSUPPORTED,
+                (const char *[]){"config.json", "hidden_act \"relu\"", NULL});
+    d = scratch("gemma");
+    edit_config(d, "\"hidden_activation\": \"gelu_pytorch_tanh\"",
+                "\"hidden_activation\": \"gelu\"");
+    expect_fail(d, NULL, MG_EUNSUPPORTED, (const char *[]){"hidden_activation \"gelu\"", NULL});
+    d = scratch("llama");
+    edit_config(d, "\"rope_type\": \"default\"", "\"rope_type\": \"yarn\"");
+    expect_fail(d, NULL, MG_EUNSUPPORTED, (const char *[]){"\"yarn\"", NULL});
+}
+
+Test(model_errors, invalid_config_json)
+{
+    char *d = scratch("llama");
+    edit_config(d, "{", "{,");
+    expect_fail(d, NULL, MG_EFORMAT, (const char *[]){"config.json", "invalid JSON", NULL});
+}
+
+Test(model_errors, nothing_to_load)
+{
+    const char *d = tu_tmpdir();
+    expect_fail(
+        d, NULL, MG_ENOENT,
+        (const char *[]){d, "adapter_config.json", "model.safetensors", "pytorch_model.bin", NULL});
+    expect_fail("/nonexistent/model", NULL, MG_ENOENT,
+                (const char *[]){"/nonexistent/model", NULL});
+    char f[600];
+    snprintf(f, sizeof f, "%s/llama/config.json", FIX);
+    expect_fail(f, NULL, MG_EINVAL, (const char *[]){"is a file", NULL});
+}
+
+Test(model_errors, dylora_expert_with_the_wrong_rank)
+{
+    char *d = scratch("dylora-best/best_model"), base[512];
+    snprintf(base, sizeof base, "%s/gemma", FIX);
+    edit_config(d, "\"_dylora_lora_r\": 4", "\"_dylora_lora_r\": 8");
+    expect_fail(d, base, MG_ESHAPE, (const char *[]){"expert_0.pt", "rank 8", NULL});
+}
+
+Test(model_errors, missing_dylora_expert_is_a_zero_delta)
+{
+    char *d = scratch("dylora-best/best_model"), f[600], base[512];
+    snprintf(f, sizeof f, "%s/peft_adapters/expert_1.pt", d);
+    cr_assert_eq(unlink(f), 0);
+    snprintf(base, sizeof base, "%s/gemma", FIX);
+    mg_model_params p = mg_model_default_params();
+    p.path = d;
+    p.base_model = base;
+    mg_model *m = NULL;
+    cr_assert_eq(mg_model_load(&p, &m, &ERR), 0, "%s", ERR.msg);
+    cr_assert_eq(m->n_experts, 3);
+    for (int i = 0; i < 2 * MG_PROJ_COUNT; i++) cr_assert_null(m->experts[1].modules[i].A.data);
+    cr_assert_not_null(m->experts[2].modules[0].A.data);
+    mg_model_free(m);
+}
+
+Test(model_errors, xlora_is_refused_clearly)
+{
+    char *d = scratch("peft-lora");
+    char f[600];
+    snprintf(f, sizeof f, "%s/adapter_config.json", d);
+    size_t n;
+    uint8_t *b = tu_read(f, &n);
+    b[n] = 0;
+    char *hit = strstr((char *)b, "\"LORA\"");
+    cr_assert(hit);
+    char *out = malloc(n + 8);
+    size_t pre = (size_t)(hit - (char *)b);
+    memcpy(out, b, pre);
+    strcpy(out + pre, "\"XLORA\"");
+    strcat(out, hit + 6);
+    tu_write(f, out, strlen(out));
+    free(out);
+    free(b);
+    expect_fail(d, NULL, MG_EUNSUPPORTED, (const char *[]){"adapter_config.json", "X-LoRA", NULL});
+}

@@ -1,0 +1,355 @@
+/* test_model.c — mg_model_load on every fixture: the detected format, the
+ * parsed config, where tensors came from, and the LoRA scalings PEFT would
+ * use (alpha/r, rsLoRA alpha/sqrt(r), rank/alpha patterns, AdaLoRA). */
+#include <criterion/criterion.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "mg_model.h"
+#include "testutil.h"
+
+static mg_model *load_ex(const char *fixture, const char *base, int dtype)
+{
+    char path[512], bpath[512];
+    snprintf(path, sizeof path, "%s/%s", FIX, fixture);
+    mg_model_params p = mg_model_default_params();
+    p.path = path;
+    if (base) {
+        snprintf(bpath, sizeof bpath, "%s/%s", FIX, base);
+        p.base_model = bpath;
+    }
+    p.dtype = dtype;
+    mg_model *m = NULL;
+    mg_error err = {0};
+    int rc = mg_model_load(&p, &m, &err);
+    cr_assert_eq(rc, 0, "%s: %s", fixture, err.msg);
+    return m;
+}
+static mg_model *load(const char *fixture, const char *base)
+{
+    return load_ex(fixture, base, -1);
+}
+
+static bool same_bytes(const mg_tensor *a, const mg_tensor *b)
+{
+    if (a->dtype != b->dtype || a->ndim != b->ndim) return false;
+    for (int i = 0; i < a->ndim; i++)
+        if (a->shape[i] != b->shape[i]) return false;
+    size_t es = a->dtype == MG_DTYPE_F32 ? 4 : 2;
+    return memcmp(a->data, b->data, (size_t)mg_tensor_numel(a) * es) == 0;
+}
+
+static void assert_same_weights(const mg_model *a, const mg_model *b)
+{
+    cr_assert(same_bytes(&a->embed, &b->embed));
+    cr_assert(same_bytes(&a->lm_head, &b->lm_head));
+    cr_assert(same_bytes(&a->final_norm, &b->final_norm));
+    for (int l = 0; l < a->config.n_layers; l++) {
+        cr_assert(same_bytes(&a->layers[l].attn_norm, &b->layers[l].attn_norm));
+        cr_assert(same_bytes(&a->layers[l].ffn_norm, &b->layers[l].ffn_norm));
+        for (int p = 0; p < MG_PROJ_COUNT; p++)
+            cr_assert(same_bytes(&a->layers[l].proj[p], &b->layers[l].proj[p]), "layer %d %s", l,
+                      mg_proj_name(p));
+    }
+}
+
+static const mg_lora_module *mod(const mg_model *m, int e, int l, mg_proj p)
+{
+    return &m->experts[e].modules[l * MG_PROJ_COUNT + p];
+}
+
+Test(model, llama_merged)
+{
+    mg_model *m = load("llama", NULL);
+    cr_assert_eq(m->format, MG_FORMAT_MERGED);
+    const mg_model_config *c = &m->config;
+    cr_assert_eq(c->arch, MG_ARCH_LLAMA);
+    cr_assert_eq(c->vocab_size, 256);
+    cr_assert_eq(c->hidden_size, 32);
+    cr_assert_eq(c->n_layers, 2);
+    cr_assert_eq(c->n_heads, 4);
+    cr_assert_eq(c->n_kv_heads, 2);
+    cr_assert_eq(c->head_dim, 8);
+    cr_assert_eq(c->act, MG_ACT_SILU);
+    cr_assert_not(c->tie_word_embeddings);
+    cr_assert_eq(c->rope_scaling.type, MG_ROPE_DEFAULT);
+    cr_assert_float_eq(c->rope_theta, 10000.0f, 0);
+    cr_assert_eq(c->bos_token_id, 1);
+    cr_assert_eq(c->n_eos, 1);
+    cr_assert_eq(c->eos_token_ids[0], 2);
+    cr_assert_neq(m->lm_head.data, m->embed.data);
+    cr_assert_eq(m->layers[1].proj[MG_PROJ_K].shape[0], 16);
+    cr_assert_eq(m->layers[1].proj[MG_PROJ_DOWN].shape[1], 64);
+    cr_assert_null(m->layers[0].bias[MG_PROJ_Q].data);
+    cr_assert_str_eq(m->embed.name, "model.embed_tokens.weight");
+    cr_assert(m->tokenizer_path && strstr(m->tokenizer_path, "llama"));
+    cr_assert_eq(m->n_experts, 0);
+    mg_model_free(m);
+}
+
+Test(model, same_weights_in_every_container)
+{
+    mg_model *ref = load("llama", NULL);
+    const char *others[] = {"llama-bin", "llama-bin-sharded", "llama-sharded"};
+    for (int i = 0; i < 3; i++) {
+        mg_model *m = load(others[i], NULL);
+        assert_same_weights(ref, m);
+        mg_model_free(m);
+    }
+    mg_model_free(ref);
+}
+
+Test(model, bf16_conversion_matches_torch_rounding)
+{
+    /* llama-bf16 was written by torch's .to(bfloat16): converting the fp32
+     * llama at load must give the same bytes. */
+    mg_model *bf = load("llama-bf16", NULL);
+    cr_assert_eq(bf->embed.dtype, MG_DTYPE_BF16);
+    mg_model *conv = load_ex("llama", NULL, MG_DTYPE_BF16);
+    assert_same_weights(bf, conv);
+    mg_model_free(conv);
+    mg_model *back = load_ex("llama-bf16", NULL, MG_DTYPE_F32);
+    cr_assert_eq(back->layers[0].proj[0].dtype, MG_DTYPE_F32);
+    mg_model_free(back);
+    mg_model *f16 = load_ex("llama", NULL, MG_DTYPE_F16);
+    cr_assert_eq(f16->lm_head.dtype, MG_DTYPE_F16);
+    mg_model_free(f16);
+    mg_model_free(bf);
+}
+
+Test(model, gemma_config_and_tied_embeddings)
+{
+    mg_model *m = load("gemma", NULL);
+    const mg_model_config *c = &m->config;
+    cr_assert_eq(c->arch, MG_ARCH_GEMMA);
+    cr_assert_eq(c->head_dim, 24);
+    cr_assert_eq(c->n_kv_heads, 1);
+    cr_assert_eq(c->act, MG_ACT_GELU_TANH);
+    cr_assert(c->norm_add_one && c->scale_embeddings && c->tie_word_embeddings);
+    cr_assert_eq(c->bos_token_id, 2);
+    cr_assert_eq(c->eos_token_ids[0], 1);
+    cr_assert_eq(m->lm_head.data, m->embed.data);
+    cr_assert_eq(m->layers[0].proj[MG_PROJ_Q].shape[0], 48);
+    cr_assert_eq(m->layers[0].proj[MG_PROJ_O].shape[1], 48);
+    mg_model_free(m);
+}
+
+Test(model, qwen2_biases_and_mistral_window)
+{
+    mg_model *q = load("qwen2", NULL);
+    cr_assert(q->config.attention_bias);
+    for (int p = MG_PROJ_Q; p <= MG_PROJ_V; p++) cr_assert_not_null(q->layers[1].bias[p].data);
+    cr_assert_null(q->layers[1].bias[MG_PROJ_O].data);
+    cr_assert_eq(q->layers[1].bias[MG_PROJ_K].shape[0], 16);
+    mg_model_free(q);
+    mg_model *m = load("mistral", NULL);
+    cr_assert_eq(m->config.arch, MG_ARCH_MISTRAL);
+    cr_assert_eq(m->config.sliding_window, 64);
+    mg_model_free(m);
+}
+
+Test(model, rope_scaling_variants)
+{
+    mg_model *m = load("llama-rope-llama3", NULL);
+    const mg_rope_scaling *r = &m->config.rope_scaling;
+    cr_assert_eq(r->type, MG_ROPE_LLAMA3);
+    cr_assert_float_eq(r->factor, 8.0f, 0);
+    cr_assert_float_eq(r->low_freq_factor, 1.0f, 0);
+    cr_assert_float_eq(r->high_freq_factor, 4.0f, 0);
+    cr_assert_eq(r->original_max_position_embeddings, 64);
+    cr_assert_float_eq(m->config.rope_theta, 500000.0f, 0);
+    mg_model_free(m);
+    m = load("llama-rope-linear", NULL);
+    cr_assert_eq(m->config.rope_scaling.type, MG_ROPE_LINEAR);
+    cr_assert_float_eq(m->config.rope_scaling.factor, 2.0f, 0);
+    mg_model_free(m);
+}
+
+Test(model, peft_lora_on_its_base)
+{
+    /* base_model_name_or_path "../llama" resolves against the adapter folder */
+    mg_model *m = load("peft-lora", NULL);
+    cr_assert_eq(m->format, MG_FORMAT_PEFT);
+    cr_assert(strstr(m->base_path, "llama"));
+    cr_assert_eq(m->n_experts, 1);
+    cr_assert_eq(m->experts[0].kind, MG_EXPERT_LORA);
+    for (int l = 0; l < 2; l++) {
+        cr_assert_not_null(mod(m, 0, l, MG_PROJ_Q)->A.data);
+        cr_assert_not_null(mod(m, 0, l, MG_PROJ_V)->B.data);
+        cr_assert_null(mod(m, 0, l, MG_PROJ_K)->A.data);
+        cr_assert_float_eq(mod(m, 0, l, MG_PROJ_Q)->scaling, 2.0f, 0);
+        cr_assert_eq(mod(m, 0, l, MG_PROJ_V)->B.shape[0], 16);
+    }
+    cr_assert(m->tokenizer_path && strstr(m->tokenizer_path, "llama"));
+    mg_model_free(m);
+}
+
+Test(model, rslora_and_bin_adapter_scalings)
+{
+    mg_model *m = load("peft-rslora", NULL);
+    cr_assert(m->experts[0].use_rslora);
+    cr_assert_float_eq(mod(m, 0, 1, MG_PROJ_O)->scaling, 4.0f, 1e-6); /* 8 / sqrt(4) */
+    mg_model_free(m);
+    m = load("peft-bin", NULL);
+    cr_assert_float_eq(mod(m, 0, 0, MG_PROJ_GATE)->scaling, 4.0f, 0); /* 16 / 4 */
+    cr_assert_not_null(mod(m, 0, 1, MG_PROJ_K)->A.data);
+    mg_model_free(m);
+}
+
+Test(model, rank_and_alpha_patterns)
+{
+    mg_model *m = load("peft-patterns", NULL);
+    /* rank_pattern {v_proj: 2, layers.1.self_attn.q_proj: 6},
+     * alpha_pattern {down_proj: 3, model.layers.0.self_attn.q_proj: 5}, r 4, alpha 8 */
+    cr_assert_eq(mod(m, 0, 0, MG_PROJ_Q)->r, 4);
+    cr_assert_float_eq(mod(m, 0, 0, MG_PROJ_Q)->scaling, 5.0f / 4, 1e-7);
+    cr_assert_eq(mod(m, 0, 1, MG_PROJ_Q)->r, 6);
+    cr_assert_float_eq(mod(m, 0, 1, MG_PROJ_Q)->scaling, (float)(8.0 / 6), 1e-7);
+    cr_assert_eq(mod(m, 0, 0, MG_PROJ_V)->r, 2);
+    cr_assert_float_eq(mod(m, 0, 1, MG_PROJ_V)->scaling, 4.0f, 0);
+    cr_assert_float_eq(mod(m, 0, 1, MG_PROJ_DOWN)->scaling, 0.75f, 0);
+    mg_model_free(m);
+}
+
+Test(model, dora_regex_adalora)
+{
+    mg_model *m = load("peft-dora", NULL);
+    cr_assert(m->experts[0].use_dora);
+    cr_assert_not_null(mod(m, 0, 0, MG_PROJ_UP)->magnitude.data);
+    cr_assert_eq(mod(m, 0, 0, MG_PROJ_UP)->magnitude.shape[0], 64);
+    cr_assert_null(mod(m, 0, 0, MG_PROJ_V)->A.data);
+    mg_model_free(m);
+    m = load("peft-regex", NULL);
+    int n = 0;
+    for (int i = 0; i < 2 * MG_PROJ_COUNT; i++) n += m->experts[0].modules[i].A.data != NULL;
+    cr_assert_eq(n, 2);
+    cr_assert_not_null(mod(m, 0, 1, MG_PROJ_K)->A.data);
+    cr_assert_not_null(mod(m, 0, 1, MG_PROJ_GATE)->A.data);
+    mg_model_free(m);
+    m = load("peft-adalora", NULL);
+    cr_assert_eq(m->experts[0].kind, MG_EXPERT_ADALORA);
+    cr_assert_eq(mod(m, 0, 0, MG_PROJ_Q)->r, 6);
+    cr_assert_not_null(mod(m, 0, 0, MG_PROJ_Q)->E.data);
+    cr_assert_float_eq(mod(m, 0, 0, MG_PROJ_Q)->scaling, (float)(8.0 / (double)(6.0f + 1e-5f)), 0);
+    mg_model_free(m);
+}
+
+static void assert_three_experts(const mg_model *m)
+{
+    cr_assert_eq(m->n_experts, 3);
+    for (int e = 0; e < 3; e++) {
+        char n[16];
+        snprintf(n, sizeof n, "expert_%d", e);
+        cr_assert_str_eq(m->experts[e].name, n);
+        for (int l = 0; l < 2; l++)
+            for (int p = 0; p < MG_PROJ_COUNT; p++) {
+                const mg_lora_module *x = mod(m, e, l, p);
+                if (p <= MG_PROJ_O) {
+                    cr_assert_not_null(x->A.data, "expert %d layer %d %s", e, l, mg_proj_name(p));
+                    cr_assert_eq(x->r, 4);
+                    cr_assert_float_eq(x->scaling, 2.0f, 0);
+                } else {
+                    cr_assert_null(x->A.data);
+                }
+            }
+    }
+    cr_assert_eq(mod(m, 1, 0, MG_PROJ_Q)->B.shape[0], 48);
+    cr_assert_eq(mod(m, 2, 1, MG_PROJ_O)->A.shape[1], 48);
+    cr_assert(m->has_router);
+    cr_assert_eq(m->router.weight.shape[0], 3);
+    cr_assert_eq(m->router.weight.shape[1], 32);
+    cr_assert_eq(m->router.top_k, 1);
+    cr_assert_float_eq(m->router.temperature, 2.0f, 0);
+    cr_assert_eq(m->config.arch, MG_ARCH_GEMMA);
+}
+
+Test(model, dylora_best_model)
+{
+    mg_model *m = load("dylora-best/best_model", "gemma");
+    cr_assert_eq(m->format, MG_FORMAT_DYLORA_BEST);
+    assert_three_experts(m);
+    /* the keys keep the adapter name: expert_1.pt's tensor for expert_1 */
+    cr_assert(strstr(mod(m, 1, 0, MG_PROJ_K)->A.name, "lora_A.expert_1.weight"));
+    mg_model_free(m);
+}
+
+Test(model, dylora_checkpoint)
+{
+    mg_model *m = load("dylora-checkpoint/checkpoint-10", "gemma");
+    cr_assert_eq(m->format, MG_FORMAT_DYLORA_CHECKPOINT);
+    assert_three_experts(m);
+    cr_assert(strstr(m->experts[2].source, "expert_2/expert_2"));
+    cr_assert_str_eq(m->router.weight.name, "gate.weight");
+    mg_model_free(m);
+}
+
+Test(model, dylora_legacy)
+{
+    mg_model *m = load("dylora-legacy/results_full/best_model", "gemma");
+    cr_assert_eq(m->format, MG_FORMAT_DYLORA_LEGACY);
+    assert_three_experts(m);
+    /* the saved, untied lm_head clone is used; it equals the embedding */
+    cr_assert_neq(m->lm_head.data, m->embed.data);
+    cr_assert(same_bytes(&m->lm_head, &m->embed));
+    cr_assert(strstr(m->layers[0].proj[MG_PROJ_Q].name, "q_proj.base_layer.weight"));
+    mg_model_free(m);
+}
+
+Test(model, base_from_the_hugging_face_cache)
+{
+    /* HF_HUB_CACHE/models--tiny-org--gemma/refs/main → snapshots/<rev>/ */
+    const char *cache = tu_tmpdir();
+    char cmd[2048];
+    snprintf(cmd, sizeof cmd,
+             "mkdir -p %s/models--tiny-org--gemma/refs %s/models--tiny-org--gemma/snapshots && "
+             "printf 'abc123' > %s/models--tiny-org--gemma/refs/main && "
+             "ln -s %s/gemma %s/models--tiny-org--gemma/snapshots/abc123",
+             cache, cache, cache, FIX, cache);
+    cr_assert_eq(system(cmd), 0);
+    setenv("HF_HUB_CACHE", cache, 1);
+    mg_model *m = load("dylora-best/best_model", NULL);
+    cr_assert_str_eq(m->base_name, "tiny-org/gemma");
+    cr_assert(strstr(m->base_path, "snapshots/abc123"), "%s", m->base_path);
+    assert_three_experts(m);
+    mg_model_free(m);
+}
+
+Test(model, missing_base_says_where_it_looked)
+{
+    setenv("HF_HUB_CACHE", "/nonexistent-cache", 1);
+    char path[512];
+    snprintf(path, sizeof path, "%s/dylora-checkpoint/checkpoint-10", FIX);
+    mg_model_params p = mg_model_default_params();
+    p.path = path;
+    mg_model *m = NULL;
+    mg_error err = {0};
+    cr_assert_eq(mg_model_load(&p, &m, &err), MG_ENOENT);
+    cr_assert_null(m);
+    cr_assert(strstr(err.msg, "tiny-org/gemma") &&
+                  strstr(err.msg, "/nonexistent-cache/models--tiny-org--gemma/refs/main"),
+              "%s", err.msg);
+}
+
+Test(model, adapter_path_overrides_model)
+{
+    char a[512];
+    snprintf(a, sizeof a, "%s/peft-rslora", FIX);
+    mg_model_params p = mg_model_default_params();
+    p.path = "/nonexistent";
+    p.adapter_path = a;
+    mg_model *m = NULL;
+    mg_error err = {0};
+    cr_assert_eq(mg_model_load(&p, &m, &err), 0, "%s", err.msg);
+    cr_assert(m->experts[0].use_rslora);
+    mg_model_free(m);
+    mg_model_free(NULL);
+}
+
+Test(model, names)
+{
+    cr_assert_str_eq(mg_proj_name(MG_PROJ_DOWN), "down_proj");
+    cr_assert_str_eq(mg_model_format_name(MG_FORMAT_DYLORA_CHECKPOINT), "dylora-moe (checkpoint)");
+}
