@@ -101,12 +101,12 @@ static const char *char_key(const mg_tokenizer *t, const char *s, size_t k, bool
     return tmp;
 }
 
-int mg__bpe(const mg_tokenizer *t, const char *s, size_t len, mg__ids *out)
+int mg__tok_bpe(const mg_tokenizer *t, const char *s, size_t len, mg__tok_ids *out)
 {
     if (len == 0) return 0;
     if (t->ignore_merges) {
-        int32_t id = mg__strmap_get(&t->vocab, s, len);
-        if (id >= 0) return mg__ids_push(out, id);
+        int32_t id = mg__tok_strmap_get(&t->vocab, s, len);
+        if (id >= 0) return mg__tok_ids_push(out, id);
     }
     sym stack_syms[64];
     word w = {stack_syms, 0, 64};
@@ -122,12 +122,12 @@ int mg__bpe(const mg_tokenizer *t, const char *s, size_t len, mg__ids *out)
     size_t i = 0;
     while (i < len) {
         int32_t cp;
-        size_t k = mg__utf8_next(s + i, len - i, &cp);
+        size_t k = mg__tok_utf8_next(s + i, len - i, &cp);
         bool first = i == 0, last = i + k >= len;
         size_t bn;
         const char *b = char_key(t, s + i, k, first, last, tmp, &bn);
         int32_t id = (bn == 1 && (unsigned char)b[0] < 128) ? t->char_ids[(unsigned char)b[0]]
-                                                            : mg__strmap_get(&t->vocab, b, bn);
+                                                            : mg__tok_strmap_get(&t->vocab, b, bn);
         if (id >= 0) {
             if (have_unk) {
                 if ((rc = word_add(&w, unk_id, unk_len)) < 0) goto out;
@@ -182,7 +182,7 @@ int mg__bpe(const mg_tokenizer *t, const char *s, size_t len, mg__ids *out)
         }
     }
     for (size_t j = 0; j + 1 < w.n; j++) {
-        const mg__merge *m = mg__pairmap_get(&t->merges, w.s[j].id, w.s[j + 1].id);
+        const mg__tok_merge *m = mg__tok_pairmap_get(&t->merges, w.s[j].id, w.s[j + 1].id);
         if (m) h_push(heap, &hn, (hent){m->rank, (uint32_t)j, m->new_id});
     }
     while (hn) {
@@ -190,7 +190,7 @@ int mg__bpe(const mg_tokenizer *t, const char *s, size_t len, mg__ids *out)
         sym *cur = &w.s[top.pos];
         if (cur->len == 0 || cur->next < 0) continue;
         sym *right = &w.s[cur->next];
-        const mg__merge *m = mg__pairmap_get(&t->merges, cur->id, right->id);
+        const mg__tok_merge *m = mg__tok_pairmap_get(&t->merges, cur->id, right->id);
         if (!m || m->new_id != top.new_id) continue;
         cur->id = top.new_id;
         cur->len += right->len;
@@ -198,17 +198,17 @@ int mg__bpe(const mg_tokenizer *t, const char *s, size_t len, mg__ids *out)
         cur->next = right->next;
         if (right->next >= 0) w.s[right->next].prev = (int32_t)top.pos;
         if (cur->prev >= 0) {
-            const mg__merge *pm = mg__pairmap_get(&t->merges, w.s[cur->prev].id, cur->id);
+            const mg__tok_merge *pm = mg__tok_pairmap_get(&t->merges, w.s[cur->prev].id, cur->id);
             if (pm) h_push(heap, &hn, (hent){pm->rank, (uint32_t)cur->prev, pm->new_id});
         }
         if (cur->next >= 0) {
-            const mg__merge *nm = mg__pairmap_get(&t->merges, cur->id, w.s[cur->next].id);
+            const mg__tok_merge *nm = mg__tok_pairmap_get(&t->merges, cur->id, w.s[cur->next].id);
             if (nm) h_push(heap, &hn, (hent){nm->rank, top.pos, nm->new_id});
         }
     }
     if (heap != stack_heap) free(heap);
     for (size_t j = 0; j < w.n; j++)
-        if (w.s[j].len && (rc = mg__ids_push(out, w.s[j].id)) < 0) goto out;
+        if (w.s[j].len && (rc = mg__tok_ids_push(out, w.s[j].id)) < 0) goto out;
 out:
     if (w.s != stack_syms) free(w.s);
     free(tmp);

@@ -41,9 +41,9 @@ static int load_optional(const char *dir, const char *name, json_t **root, char 
     fclose(f);
     char *data;
     size_t len;
-    int rc = mg__read_file(path, &data, &len, err);
+    int rc = mg__tok_read_file(path, &data, &len, err);
     if (rc < 0) return rc;
-    *root = mg__parse_json(data, len, path, JSON_DECODE_INT_AS_REAL, err);
+    *root = mg__tok_parse_json(data, len, path, JSON_DECODE_INT_AS_REAL, err);
     free(data);
     if (!*root) return MG_EFORMAT;
     if (!json_is_object(*root)) {
@@ -162,22 +162,22 @@ static int setup_transformers(mg_tokenizer *t, const char *json, size_t len, int
     int rc;
     if ((!strcmp(base, "LlamaTokenizer") || !strcmp(base, "CodeLlamaTokenizer")) && !byte_level) {
         t->tf_mode = MG__TF_LLAMA;
-        mg__pre *p = &t->tf_pre;
+        mg__tok_pre *p = &t->tf_pre;
         p->kind = MG_PRE_METASPACE;
         p->replacement = 0x2581;
-        p->repl_len = mg__utf8_encode(0x2581, p->repl_utf8);
+        p->repl_len = mg__tok_utf8_encode(0x2581, p->repl_utf8);
         p->split = false;
         bool aps = add_prefix_space != 0; /* default true */
         p->prepend = !aps ? MG_PREPEND_NEVER : legacy == 1 ? MG_PREPEND_ALWAYS : MG_PREPEND_FIRST;
     } else if (!strcmp(base, "GemmaTokenizer")) {
         t->tf_mode = MG__TF_GEMMA;
         t->tf_norm.kind = MG_NORM_REPLACE;
-        if ((rc = mg__regex_compile(&t->tf_norm.pattern, " ", 1, true, err)) < 0) return rc;
+        if ((rc = mg__tok_regex_compile(&t->tf_norm.pattern, " ", 1, true, err)) < 0) return rc;
         if (!(t->tf_norm.content = strdup("\xE2\x96\x81"))) return MG_ENOMEM;
         t->tf_norm.content_len = 3;
         t->tf_pre.kind = MG_PRE_SPLIT;
         t->tf_pre.behavior = MG_SPLIT_MERGED_PREV;
-        if ((rc = mg__regex_compile(&t->tf_pre.pattern, " ", 1, true, err)) < 0) return rc;
+        if ((rc = mg__tok_regex_compile(&t->tf_pre.pattern, " ", 1, true, err)) < 0) return rc;
         t->tf_pre.has_pattern = true;
     } else {
         return 0;
@@ -222,7 +222,7 @@ int mg_tokenizer_load_json(const char *json, size_t len, const char *name, mg_to
     *out = NULL;
     mg_tokenizer *t;
     if (new_tokenizer(&t) < 0) return mg_error_set(err, MG_ENOMEM, "%s: out of memory", name);
-    int rc = mg__parse_tokenizer_json(t, json, len, name, err);
+    int rc = mg__tok_parse_tokenizer_json(t, json, len, name, err);
     if (rc < 0) {
         mg_tokenizer_free(t);
         return rc;
@@ -238,7 +238,7 @@ int mg_tokenizer_load(const char *dir, mg_tokenizer **out, mg_error *err)
     snprintf(path, sizeof path, "%s/tokenizer.json", dir);
     char *json;
     size_t len;
-    int rc = mg__read_file(path, &json, &len, err);
+    int rc = mg__tok_read_file(path, &json, &len, err);
     if (rc < 0) return rc;
     mg_tokenizer *t;
     if ((rc = new_tokenizer(&t)) < 0) {
@@ -246,7 +246,7 @@ int mg_tokenizer_load(const char *dir, mg_tokenizer **out, mg_error *err)
         return mg_error_set(err, rc, "%s: out of memory", path);
     }
     int legacy = -1, aps = -1;
-    if ((rc = mg__parse_tokenizer_json(t, json, len, path, err)) < 0 ||
+    if ((rc = mg__tok_parse_tokenizer_json(t, json, len, path, err)) < 0 ||
         (rc = parse_config(t, dir, &legacy, &aps, err)) < 0 ||
         (rc = setup_transformers(t, json, len, legacy, aps, err)) < 0) {
         if (rc == MG_ENOMEM) mg_error_set(err, rc, "%s: out of memory", path);
@@ -265,35 +265,35 @@ void mg_tokenizer_free(mg_tokenizer *t)
     free(t->vocab_blob);
     free(t->id_str);
     free(t->id_len);
-    mg__strmap_free(&t->vocab);
-    mg__pairmap_free(&t->merges);
+    mg__tok_strmap_free(&t->vocab);
+    mg__tok_pairmap_free(&t->merges);
     free(t->subword_prefix);
     free(t->word_suffix);
-    mg__norm_free(t->normalizer);
+    mg__tok_norm_free(t->normalizer);
     free(t->normalizer);
-    mg__pre_free(t->pre);
+    mg__tok_pre_free(t->pre);
     free(t->pre);
-    mg__dec_free(t->decoder);
+    mg__tok_dec_free(t->decoder);
     free(t->decoder);
-    mg__post_free(t->post, t->n_post);
+    mg__tok_post_free(t->post, t->n_post);
     for (size_t i = 0; i < t->n_added; i++) {
         if (t->added[i].match != t->added[i].content) free(t->added[i].match);
         free(t->added[i].content);
     }
     free(t->added);
-    mg__strmap_free(&t->added_map);
+    mg__tok_strmap_free(&t->added_map);
     free(t->added_of_id);
     free(t->special_of_id);
-    mg__trie_free(&t->trie_raw);
-    mg__trie_free(&t->trie_norm);
+    mg__tok_trie_free(&t->trie_raw);
+    mg__tok_trie_free(&t->trie_norm);
     free(t->tokenizer_class);
     free(t->bos_token);
     free(t->eos_token);
     free(t->eos_ids);
     free(t->chat_template);
-    mg__norm_free(&t->tf_norm);
-    mg__pre_free(&t->tf_pre);
-    mg__post_free(t->tf_post, t->n_tf_post);
+    mg__tok_norm_free(&t->tf_norm);
+    mg__tok_pre_free(&t->tf_pre);
+    mg__tok_post_free(t->tf_post, t->n_tf_post);
     free(t);
 }
 
@@ -323,8 +323,8 @@ const char *mg_tokenizer_token_text(const mg_tokenizer *t, int32_t id)
 
 int32_t mg_tokenizer_token_id(const mg_tokenizer *t, const char *token, size_t len)
 {
-    int32_t id = mg__strmap_get(&t->added_map, token, len);
-    return id >= 0 ? id : mg__strmap_get(&t->vocab, token, len);
+    int32_t id = mg__tok_strmap_get(&t->added_map, token, len);
+    return id >= 0 ? id : mg__tok_strmap_get(&t->vocab, token, len);
 }
 
 bool mg_tokenizer_is_special(const mg_tokenizer *t, int32_t id)

@@ -11,7 +11,7 @@
 #include <string.h>
 
 typedef struct strv {
-    mg__buf *v;
+    mg__tok_buf *v;
     size_t n, cap;
 } strv;
 
@@ -26,23 +26,23 @@ static int strv_push(strv *s, const char *p, size_t n)
 {
     if (s->n == s->cap) {
         size_t cap = s->cap ? s->cap * 2 : 16;
-        mg__buf *v = realloc(s->v, cap * sizeof *v);
+        mg__tok_buf *v = realloc(s->v, cap * sizeof *v);
         if (!v) return MG_ENOMEM;
         s->v = v;
         s->cap = cap;
     }
-    mg__buf b = {0};
-    if (mg__buf_put(&b, p, n) < 0) return MG_ENOMEM;
+    mg__tok_buf b = {0};
+    if (mg__tok_buf_put(&b, p, n) < 0) return MG_ENOMEM;
     s->v[s->n++] = b;
     return 0;
 }
 
 /* Takes ownership of b. */
-static int strv_push_buf(strv *s, mg__buf b)
+static int strv_push_buf(strv *s, mg__tok_buf b)
 {
     if (s->n == s->cap) {
         size_t cap = s->cap ? s->cap * 2 : 16;
-        mg__buf *v = realloc(s->v, cap * sizeof *v);
+        mg__tok_buf *v = realloc(s->v, cap * sizeof *v);
         if (!v) {
             free(b.p);
             return MG_ENOMEM;
@@ -54,13 +54,13 @@ static int strv_push_buf(strv *s, mg__buf b)
     return 0;
 }
 
-static int join(const strv *in, const char *sep, size_t sep_len, mg__buf *out)
+static int join(const strv *in, const char *sep, size_t sep_len, mg__tok_buf *out)
 {
-    if (mg__buf_reserve(out, 0) < 0) return MG_ENOMEM;
+    if (mg__tok_buf_reserve(out, 0) < 0) return MG_ENOMEM;
     out->p[out->len] = 0;
     for (size_t i = 0; i < in->n; i++) {
-        if (i && mg__buf_put(out, sep, sep_len) < 0) return MG_ENOMEM;
-        if (mg__buf_put(out, in->v[i].p, in->v[i].len) < 0) return MG_ENOMEM;
+        if (i && mg__tok_buf_put(out, sep, sep_len) < 0) return MG_ENOMEM;
+        if (mg__tok_buf_put(out, in->v[i].p, in->v[i].len) < 0) return MG_ENOMEM;
     }
     return 0;
 }
@@ -72,31 +72,31 @@ static int32_t cp_to_byte_table(const mg_tokenizer *t, int32_t cp)
 
 static int dec_bytelevel(const mg_tokenizer *t, strv *in, strv *out)
 {
-    mg__buf bytes = {0};
-    if (mg__buf_reserve(&bytes, 0) < 0) return MG_ENOMEM;
+    mg__tok_buf bytes = {0};
+    if (mg__tok_buf_reserve(&bytes, 0) < 0) return MG_ENOMEM;
     for (size_t i = 0; i < in->n; i++) {
         const char *s = in->v[i].p;
         size_t n = in->v[i].len, start = bytes.len;
         bool all = true;
         for (size_t j = 0; j < n;) {
             int32_t cp;
-            j += mg__utf8_next(s + j, n - j, &cp);
+            j += mg__tok_utf8_next(s + j, n - j, &cp);
             int32_t b = cp_to_byte_table(t, cp);
             if (b < 0) {
                 all = false;
                 break;
             }
             char c = (char)b;
-            if (mg__buf_put(&bytes, &c, 1) < 0) goto oom;
+            if (mg__tok_buf_put(&bytes, &c, 1) < 0) goto oom;
         }
         if (!all) {
             /* a token with a character outside the table is used as is */
             bytes.len = start;
-            if (mg__buf_put(&bytes, s, n) < 0) goto oom;
+            if (mg__tok_buf_put(&bytes, s, n) < 0) goto oom;
         }
     }
-    mg__buf text = {0};
-    if (mg__utf8_lossy(&text, bytes.p, bytes.len) < 0) goto oom;
+    mg__tok_buf text = {0};
+    if (mg__tok_utf8_lossy(&text, bytes.p, bytes.len) < 0) goto oom;
     free(bytes.p);
     return strv_push_buf(out, text);
 oom:
@@ -106,15 +106,15 @@ oom:
 
 typedef struct repl_ctx {
     const char *s;
-    const mg__dec *d;
-    mg__buf *out;
+    const mg__tok_dec *d;
+    mg__tok_buf *out;
 } repl_ctx;
 
 static int repl_cb(void *ud, size_t a, size_t b, bool m)
 {
     repl_ctx *c = ud;
-    if (m) return mg__buf_put(c->out, c->d->content, c->d->content_len);
-    return mg__buf_put(c->out, c->s + a, b - a);
+    if (m) return mg__tok_buf_put(c->out, c->d->content, c->d->content_len);
+    return mg__tok_buf_put(c->out, c->s + a, b - a);
 }
 
 static int hexval(char c)
@@ -127,7 +127,7 @@ static int hexval(char c)
 
 /* "<0xXX>" -> byte, as u8::from_str_radix(&token[3..5], 16) (which also takes
  * a leading '+'). */
-static int byte_token(const mg__buf *b)
+static int byte_token(const mg__tok_buf *b)
 {
     if (b->len != 6 || memcmp(b->p, "<0x", 3) || b->p[5] != '>') return -1;
     int hi = hexval(b->p[3]), lo = hexval(b->p[4]);
@@ -136,11 +136,11 @@ static int byte_token(const mg__buf *b)
     return hi * 16 + lo;
 }
 
-static int flush_bytes(mg__buf *pending, strv *out)
+static int flush_bytes(mg__tok_buf *pending, strv *out)
 {
     if (!pending->len) return 0;
     int rc = 0;
-    if (mg__utf8_valid_prefix(pending->p, pending->len) == pending->len) {
+    if (mg__tok_utf8_valid_prefix(pending->p, pending->len) == pending->len) {
         rc = strv_push(out, pending->p, pending->len);
     } else {
         for (size_t k = 0; k < pending->len && rc >= 0; k++) rc = strv_push(out, "\xEF\xBF\xBD", 3);
@@ -149,14 +149,14 @@ static int flush_bytes(mg__buf *pending, strv *out)
     return rc;
 }
 
-static int dec_apply(const mg_tokenizer *t, const mg__dec *d, strv *in, strv *out)
+static int dec_apply(const mg_tokenizer *t, const mg__tok_dec *d, strv *in, strv *out)
 {
     int rc = 0;
     switch (d->kind) {
     case MG_DEC_BYTELEVEL:
         return dec_bytelevel(t, in, out);
     case MG_DEC_FUSE: {
-        mg__buf b = {0};
+        mg__tok_buf b = {0};
         if ((rc = join(in, "", 0, &b)) < 0) {
             free(b.p);
             return rc;
@@ -165,11 +165,11 @@ static int dec_apply(const mg_tokenizer *t, const mg__dec *d, strv *in, strv *ou
     }
     case MG_DEC_REPLACE:
         for (size_t i = 0; i < in->n; i++) {
-            mg__buf b = {0};
+            mg__tok_buf b = {0};
             repl_ctx c = {in->v[i].p, d, &b};
-            if ((rc = mg__buf_reserve(&b, 0)) < 0 ||
-                (in->v[i].len && (rc = mg__regex_find_matches(&d->pattern, in->v[i].p, in->v[i].len,
-                                                              repl_cb, &c)) < 0) ||
+            if ((rc = mg__tok_buf_reserve(&b, 0)) < 0 ||
+                (in->v[i].len && (rc = mg__tok_regex_find_matches(
+                                      &d->pattern, in->v[i].p, in->v[i].len, repl_cb, &c)) < 0) ||
                 (rc = strv_push_buf(out, b)) < 0) {
                 if (rc != MG_ENOMEM || b.p) free(b.p);
                 return rc;
@@ -177,12 +177,12 @@ static int dec_apply(const mg_tokenizer *t, const mg__dec *d, strv *in, strv *ou
         }
         return 0;
     case MG_DEC_BYTEFALLBACK: {
-        mg__buf pending = {0};
+        mg__tok_buf pending = {0};
         for (size_t i = 0; i < in->n && rc >= 0; i++) {
             int b = byte_token(&in->v[i]);
             if (b >= 0) {
                 char c = (char)b;
-                rc = mg__buf_put(&pending, &c, 1);
+                rc = mg__tok_buf_put(&pending, &c, 1);
                 continue;
             }
             if ((rc = flush_bytes(&pending, out)) < 0) break;
@@ -200,12 +200,12 @@ static int dec_apply(const mg_tokenizer *t, const mg__dec *d, strv *in, strv *ou
             size_t a = 0, nch = 0;
             for (size_t j = 0; j < n; nch++) {
                 int32_t cp;
-                j += mg__utf8_next(s + j, n - j, &cp);
+                j += mg__tok_utf8_next(s + j, n - j, &cp);
             }
             size_t cut = 0;
             for (size_t k = 0; k < d->strip_start && a < n; k++) {
                 int32_t cp;
-                size_t l = mg__utf8_next(s + a, n - a, &cp);
+                size_t l = mg__tok_utf8_next(s + a, n - a, &cp);
                 if (cp != d->strip_char) break;
                 a += l;
                 cut++;
@@ -215,7 +215,7 @@ static int dec_apply(const mg_tokenizer *t, const mg__dec *d, strv *in, strv *ou
                 size_t j = b - 1;
                 while (j > 0 && ((unsigned char)s[j] & 0xC0) == 0x80) j--;
                 int32_t cp;
-                mg__utf8_next(s + j, b - j, &cp);
+                mg__tok_utf8_next(s + j, b - j, &cp);
                 if (cp != d->strip_char) break;
                 b = j;
             }
@@ -224,17 +224,17 @@ static int dec_apply(const mg_tokenizer *t, const mg__dec *d, strv *in, strv *ou
         return 0;
     case MG_DEC_METASPACE:
         for (size_t i = 0; i < in->n; i++) {
-            mg__buf b = {0};
-            if (mg__buf_reserve(&b, in->v[i].len) < 0) return MG_ENOMEM;
+            mg__tok_buf b = {0};
+            if (mg__tok_buf_reserve(&b, in->v[i].len) < 0) return MG_ENOMEM;
             const char *s = in->v[i].p;
             size_t n = in->v[i].len;
             for (size_t j = 0; j < n;) {
                 int32_t cp;
-                size_t l = mg__utf8_next(s + j, n - j, &cp);
+                size_t l = mg__tok_utf8_next(s + j, n - j, &cp);
                 if (cp == d->replacement) {
-                    if (!(i == 0 && !d->prepend_never)) rc = mg__buf_put(&b, " ", 1);
+                    if (!(i == 0 && !d->prepend_never)) rc = mg__tok_buf_put(&b, " ", 1);
                 } else {
-                    rc = mg__buf_put(&b, s + j, l);
+                    rc = mg__tok_buf_put(&b, s + j, l);
                 }
                 if (rc < 0) {
                     free(b.p);
@@ -269,7 +269,8 @@ static int dec_apply(const mg_tokenizer *t, const mg__dec *d, strv *in, strv *ou
 }
 
 /* Decodes into *out (appended, NUL-terminated). */
-static int decode_buf(const mg_tokenizer *t, const int32_t *ids, size_t n, bool skip, mg__buf *out)
+static int decode_buf(const mg_tokenizer *t, const int32_t *ids, size_t n, bool skip,
+                      mg__tok_buf *out)
 {
     strv toks = {0}, res = {0};
     int rc = 0;
@@ -294,7 +295,7 @@ out:
 int mg_tokenizer_decode(const mg_tokenizer *t, const int32_t *ids, size_t n,
                         bool skip_special_tokens, char **text, size_t *len, mg_error *err)
 {
-    mg__buf b = {0};
+    mg__tok_buf b = {0};
     int rc = decode_buf(t, ids, n, skip_special_tokens, &b);
     if (rc < 0) {
         free(b.p);
@@ -307,12 +308,12 @@ int mg_tokenizer_decode(const mg_tokenizer *t, const int32_t *ids, size_t n,
     return 0;
 }
 
-void mg__dec_free(mg__dec *d)
+void mg__tok_dec_free(mg__tok_dec *d)
 {
     if (!d) return;
-    mg__regex_free(&d->pattern);
+    mg__tok_regex_free(&d->pattern);
     free(d->content);
-    for (size_t i = 0; i < d->n_items; i++) mg__dec_free(&d->items[i]);
+    for (size_t i = 0; i < d->n_items; i++) mg__tok_dec_free(&d->items[i]);
     free(d->items);
 }
 
@@ -326,16 +327,16 @@ void mg__dec_free(mg__dec *d)
 struct mg_detok {
     const mg_tokenizer *t;
     bool skip;
-    mg__ids win;
-    size_t n_ctx;   /* leading ids of win that are context */
-    mg__buf prefix; /* decode(win[0..n_ctx)) */
-    bool started;   /* win[0] is the sequence's first id */
+    mg__tok_ids win;
+    size_t n_ctx;       /* leading ids of win that are context */
+    mg__tok_buf prefix; /* decode(win[0..n_ctx)) */
+    bool started;       /* win[0] is the sequence's first id */
 };
 
 int mg_detok_new(const mg_tokenizer *t, bool skip_special_tokens, mg_detok **out, mg_error *err)
 {
     mg_detok *d = calloc(1, sizeof *d);
-    if (!d || mg__buf_reserve(&d->prefix, 0) < 0) {
+    if (!d || mg__tok_buf_reserve(&d->prefix, 0) < 0) {
         free(d);
         return mg_error_set(err, MG_ENOMEM, "out of memory");
     }
@@ -345,7 +346,7 @@ int mg_detok_new(const mg_tokenizer *t, bool skip_special_tokens, mg_detok **out
     return 0;
 }
 
-static int emit(mg__buf *b, size_t from, char **piece, size_t *len)
+static int emit(mg__tok_buf *b, size_t from, char **piece, size_t *len)
 {
     size_t n = b->len - from;
     char *p = malloc(n + 1);
@@ -357,7 +358,7 @@ static int emit(mg__buf *b, size_t from, char **piece, size_t *len)
     return 0;
 }
 
-static bool ends_incomplete(const mg__buf *b)
+static bool ends_incomplete(const mg__tok_buf *b)
 {
     return b->len >= 3 && !memcmp(b->p + b->len - 3, "\xEF\xBF\xBD", 3);
 }
@@ -366,8 +367,8 @@ int mg_detok_push(mg_detok *d, int32_t id, char **piece, size_t *piece_len, mg_e
 {
     *piece = NULL;
     *piece_len = 0;
-    if (mg__ids_push(&d->win, id) < 0) return mg_error_set(err, MG_ENOMEM, "out of memory");
-    mg__buf full = {0};
+    if (mg__tok_ids_push(&d->win, id) < 0) return mg_error_set(err, MG_ENOMEM, "out of memory");
+    mg__tok_buf full = {0};
     int rc = decode_buf(d->t, d->win.p, d->win.len, d->skip, &full);
     if (rc < 0) goto fail;
     if (full.len > d->prefix.len && !ends_incomplete(&full) &&
@@ -396,7 +397,7 @@ int mg_detok_flush(mg_detok *d, char **piece, size_t *piece_len, mg_error *err)
 {
     *piece = NULL;
     *piece_len = 0;
-    mg__buf full = {0};
+    mg__tok_buf full = {0};
     int rc = decode_buf(d->t, d->win.p, d->win.len, d->skip, &full);
     if (rc < 0) {
         free(full.p);

@@ -12,34 +12,34 @@
 
 /* ---- trie of added tokens (byte edges kept in a pair map: (node, byte) -> child) ---- */
 
-void mg__trie_init(mg__trie *t)
+void mg__tok_trie_init(mg__tok_trie *t)
 {
     memset(t, 0, sizeof *t);
     for (int i = 0; i < 256; i++) t->root_children[i] = -1;
 }
 
-void mg__trie_free(mg__trie *t)
+void mg__tok_trie_free(mg__tok_trie *t)
 {
     free(t->nodes);
     memset(t, 0, sizeof *t);
 }
 
-static int trie_new_node(mg__trie *t)
+static int trie_new_node(mg__tok_trie *t)
 {
     if (t->n == t->cap) {
         size_t cap = t->cap ? t->cap * 2 : 256;
-        mg__trie_node *p = realloc(t->nodes, cap * sizeof *p);
+        mg__tok_trie_node *p = realloc(t->nodes, cap * sizeof *p);
         if (!p) return MG_ENOMEM;
         t->nodes = p;
         t->cap = cap;
     }
-    t->nodes[t->n] = (mg__trie_node){-1, -1, -1, 0};
+    t->nodes[t->n] = (mg__tok_trie_node){-1, -1, -1, 0};
     return (int)t->n++;
 }
 
 /* Children are sorted singly linked lists; the first level is a direct table.
  */
-int mg__trie_add(mg__trie *t, const char *s, size_t len, int32_t value)
+int mg__tok_trie_add(mg__tok_trie *t, const char *s, size_t len, int32_t value)
 {
     if (len == 0) return 0;
     unsigned char c0 = (unsigned char)s[0];
@@ -75,7 +75,7 @@ int mg__trie_add(mg__trie *t, const char *s, size_t len, int32_t value)
 }
 
 /* Longest token starting at s[0]; returns its length (0 none), *value the index. */
-static size_t trie_longest(const mg__trie *t, const char *s, size_t n, int32_t *value)
+static size_t trie_longest(const mg__tok_trie *t, const char *s, size_t n, int32_t *value)
 {
     int32_t cur = t->root_children[(unsigned char)s[0]];
     size_t best = 0;
@@ -102,12 +102,12 @@ static int32_t last_char(const char *s, size_t n)
     size_t j = n - 1;
     while (j > 0 && ((unsigned char)s[j] & 0xC0) == 0x80) j--;
     int32_t cp;
-    mg__utf8_next(s + j, n - j, &cp);
+    mg__tok_utf8_next(s + j, n - j, &cp);
     return cp;
 }
 
-int mg__added_split(const mg_tokenizer *t, const mg__trie *trie, const char *s, size_t n,
-                    mg__split_cb cb, void *ud)
+int mg__tok_added_split(const mg_tokenizer *t, const mg__tok_trie *trie, const char *s, size_t n,
+                        mg__tok_split_cb cb, void *ud)
 {
     size_t start_offset = 0;
     int rc;
@@ -125,13 +125,13 @@ int mg__added_split(const mg_tokenizer *t, const mg__trie *trie, const char *s, 
         }
         size_t start = i, stop = i + mlen;
         i = stop; /* the matcher resumes after the match itself, whatever is stripped */
-        const mg__added *a = &t->added[v];
+        const mg__tok_added *a = &t->added[v];
         if (a->single_word) {
             int32_t before = last_char(s, start);
             int32_t after = -1;
-            if (stop < n) mg__utf8_next(s + stop, n - stop, &after);
-            bool start_space = start == 0 || !mg__is_word(before);
-            bool stop_space = stop == n || !mg__is_word(after);
+            if (stop < n) mg__tok_utf8_next(s + stop, n - stop, &after);
+            bool start_space = start == 0 || !mg__tok_is_word(before);
+            bool stop_space = stop == n || !mg__tok_is_word(after);
             if (!start_space || !stop_space) {
                 /* A discarded match still consumed its bytes in the matcher. */
                 continue;
@@ -143,8 +143,8 @@ int mg__added_split(const mg_tokenizer *t, const mg__trie *trie, const char *s, 
                 size_t j = ns - 1;
                 while (j > 0 && ((unsigned char)s[j] & 0xC0) == 0x80) j--;
                 int32_t cp;
-                mg__utf8_next(s + j, ns - j, &cp);
-                if (!mg__is_whitespace(cp)) break;
+                mg__tok_utf8_next(s + j, ns - j, &cp);
+                if (!mg__tok_is_whitespace(cp)) break;
                 ns = j;
             }
             start = ns > start_offset ? ns : start_offset;
@@ -152,8 +152,8 @@ int mg__added_split(const mg_tokenizer *t, const mg__trie *trie, const char *s, 
         if (a->rstrip) {
             while (stop < n) {
                 int32_t cp;
-                size_t k = mg__utf8_next(s + stop, n - stop, &cp);
-                if (!mg__is_whitespace(cp)) break;
+                size_t k = mg__tok_utf8_next(s + stop, n - stop, &cp);
+                if (!mg__tok_is_whitespace(cp)) break;
                 stop += k;
             }
         }
@@ -170,9 +170,9 @@ int mg__added_split(const mg_tokenizer *t, const mg__trie *trie, const char *s, 
 /* What encode runs: tokenizer.json's own pipeline, or the one transformers
  * rebuilds for LlamaTokenizer (see mg_tokenizer_encode_prompt). */
 typedef struct pipeline {
-    const mg__norm *norm;
-    const mg__pre *pre;
-    const mg__post_item *post;
+    const mg__tok_norm *norm;
+    const mg__tok_pre *pre;
+    const mg__tok_post_item *post;
     size_t n_post;
     bool add_special;
 } pipeline;
@@ -181,10 +181,10 @@ typedef struct enc_ctx {
     const mg_tokenizer *t;
     const pipeline *pl;
     const char *s;
-    mg__ids *ids;
-    mg__arena *arena;
-    mg__buf nbuf;
-    mg__pieces in, out;
+    mg__tok_ids *ids;
+    mg__tok_arena *arena;
+    mg__tok_buf nbuf;
+    mg__tok_pieces in, out;
     bool origin; /* the current segment starts at offset 0 of the input */
 } enc_ctx;
 
@@ -193,11 +193,11 @@ static int model_piece(enc_ctx *c, const char *s, size_t n, bool origin)
     c->in.len = 0;
     c->out.len = 0;
     int rc;
-    if (!c->pl->pre) return mg__bpe(c->t, s, n, c->ids);
-    if ((rc = mg__pieces_push(&c->in, s, n, origin)) < 0) return rc;
-    if ((rc = mg__pretokenize(c->t, c->pl->pre, &c->in, &c->out, c->arena)) < 0) return rc;
+    if (!c->pl->pre) return mg__tok_bpe(c->t, s, n, c->ids);
+    if ((rc = mg__tok_pieces_push(&c->in, s, n, origin)) < 0) return rc;
+    if ((rc = mg__tok_pretokenize(c->t, c->pl->pre, &c->in, &c->out, c->arena)) < 0) return rc;
     for (size_t i = 0; i < c->out.len; i++)
-        if ((rc = mg__bpe(c->t, c->out.p[i].s, c->out.p[i].len, c->ids)) < 0) return rc;
+        if ((rc = mg__tok_bpe(c->t, c->out.p[i].s, c->out.p[i].len, c->ids)) < 0) return rc;
     return 0;
 }
 
@@ -209,7 +209,7 @@ typedef struct norm_seg {
 static int normalized_split_cb(void *ud, size_t a, size_t b, int32_t added)
 {
     norm_seg *g = ud;
-    if (added >= 0) return mg__ids_push(g->c->ids, g->c->t->added[added].id);
+    if (added >= 0) return mg__tok_ids_push(g->c->ids, g->c->t->added[added].id);
     if (a == b) return 0;
     return model_piece(g->c, g->ns + a, b - a, g->c->origin && a == 0);
 }
@@ -218,18 +218,18 @@ static int raw_split_cb(void *ud, size_t a, size_t b, int32_t added)
 {
     enc_ctx *c = ud;
     const mg_tokenizer *t = c->t;
-    if (added >= 0) return mg__ids_push(c->ids, t->added[added].id);
+    if (added >= 0) return mg__tok_ids_push(c->ids, t->added[added].id);
     if (a == b) return 0;
     c->origin = a == 0;
     const char *ns = c->s + a;
     size_t nn = b - a;
     if (c->pl->norm) {
         c->nbuf.len = 0;
-        int rc = mg__normalize(c->pl->norm, c->s + a, b - a, &c->nbuf);
+        int rc = mg__tok_normalize(c->pl->norm, c->s + a, b - a, &c->nbuf);
         if (rc < 0) return rc;
         if (c->nbuf.len == 0) return 0;
         /* The normalized text must outlive this segment (pieces point into it). */
-        char *copy = mg__arena_alloc(c->arena, c->nbuf.len + 1);
+        char *copy = mg__tok_arena_alloc(c->arena, c->nbuf.len + 1);
         if (!copy) return MG_ENOMEM;
         memcpy(copy, c->nbuf.p, c->nbuf.len);
         ns = copy;
@@ -237,7 +237,7 @@ static int raw_split_cb(void *ud, size_t a, size_t b, int32_t added)
     }
     if (t->has_norm) {
         norm_seg g = {c, ns};
-        return mg__added_split(t, &t->trie_norm, ns, nn, normalized_split_cb, &g);
+        return mg__tok_added_split(t, &t->trie_norm, ns, nn, normalized_split_cb, &g);
     }
     return model_piece(c, ns, nn, c->origin);
 }
@@ -247,27 +247,27 @@ static int encode_with(const mg_tokenizer *t, const pipeline *pl, const char *te
 {
     *ids_out = NULL;
     *n_out = 0;
-    mg__buf lossy = {0};
+    mg__tok_buf lossy = {0};
     const char *s = text;
-    if (mg__utf8_valid_prefix(text, len) != len) {
-        if (mg__utf8_lossy(&lossy, text, len) < 0) goto oom;
+    if (mg__tok_utf8_valid_prefix(text, len) != len) {
+        if (mg__tok_utf8_lossy(&lossy, text, len) < 0) goto oom;
         s = lossy.p;
         len = lossy.len;
     }
-    mg__ids body = {0};
-    mg__arena arena = {0};
+    mg__tok_ids body = {0};
+    mg__tok_arena arena = {0};
     enc_ctx c = {t, pl, s, &body, &arena, {0}, {0}, {0}, false};
     int rc = 0;
     if (len) {
         if (t->has_raw)
-            rc = mg__added_split(t, &t->trie_raw, s, len, raw_split_cb, &c);
+            rc = mg__tok_added_split(t, &t->trie_raw, s, len, raw_split_cb, &c);
         else
             rc = raw_split_cb(&c, 0, len, -1);
     }
     free(c.nbuf.p);
     free(c.in.p);
     free(c.out.p);
-    mg__arena_free(&arena);
+    mg__tok_arena_free(&arena);
     free(lossy.p);
     if (rc < 0) {
         free(body.p);
@@ -275,15 +275,15 @@ static int encode_with(const mg_tokenizer *t, const pipeline *pl, const char *te
         return mg_error_set(err, rc, "encoding failed: a pattern could not be matched");
     }
     if (pl->add_special && pl->post) {
-        mg__ids full = {0};
+        mg__tok_ids full = {0};
         for (size_t i = 0; i < pl->n_post; i++) {
-            const mg__post_item *it = &pl->post[i];
+            const mg__tok_post_item *it = &pl->post[i];
             if (it->is_sequence) {
                 for (size_t j = 0; j < body.len; j++)
-                    if (mg__ids_push(&full, body.p[j]) < 0) goto oom2;
+                    if (mg__tok_ids_push(&full, body.p[j]) < 0) goto oom2;
             } else {
                 for (size_t j = 0; j < it->n_ids; j++)
-                    if (mg__ids_push(&full, it->ids[j]) < 0) goto oom2;
+                    if (mg__tok_ids_push(&full, it->ids[j]) < 0) goto oom2;
             }
         }
         free(body.p);

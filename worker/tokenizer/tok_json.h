@@ -7,22 +7,23 @@
 #include <jansson.h>
 #include <stdio.h>
 
-typedef struct mg__jctx {
+typedef struct mg__tok_jctx {
     const char *name; /* file name for messages */
     mg_error *err;
-} mg__jctx;
+} mg__tok_jctx;
 
-int mg__parse_normalizer(mg__jctx *c, json_t *o, const char *path, mg__norm *n);
-int mg__parse_pretok(mg__jctx *c, json_t *o, const char *path, mg__pre *p);
-int mg__parse_decoder(mg__jctx *c, json_t *o, const char *path, mg__dec *d);
-int mg__parse_post(mg__jctx *c, json_t *o, const char *path, mg__post_item **items, size_t *n);
-void mg__post_free(mg__post_item *items, size_t n);
-int mg__get_flag(mg__jctx *c, json_t *o, const char *key, bool *out);
+int mg__tok_parse_normalizer(mg__tok_jctx *c, json_t *o, const char *path, mg__tok_norm *n);
+int mg__tok_parse_pretok(mg__tok_jctx *c, json_t *o, const char *path, mg__tok_pre *p);
+int mg__tok_parse_decoder(mg__tok_jctx *c, json_t *o, const char *path, mg__tok_dec *d);
+int mg__tok_parse_post(mg__tok_jctx *c, json_t *o, const char *path, mg__tok_post_item **items,
+                       size_t *n);
+void mg__tok_post_free(mg__tok_post_item *items, size_t n);
+int mg__tok_get_flag(mg__tok_jctx *c, json_t *o, const char *key, bool *out);
 
 /* Reads a whole file (NUL-terminated copy). */
-int mg__read_file(const char *path, char **out, size_t *len, mg_error *err);
+int mg__tok_read_file(const char *path, char **out, size_t *len, mg_error *err);
 /* Config files hold integers beyond 64 bits (model_max_length = 1e30), so they
  * are read with JSON_DECODE_INT_AS_REAL and integers checked as reals. */
-json_t *mg__parse_json(const char *s, size_t n, const char *name, size_t flags, mg_error *err);
+json_t *mg__tok_parse_json(const char *s, size_t n, const char *name, size_t flags, mg_error *err);
 
 #endif

@@ -10,15 +10,15 @@
 /* Ids are bounded so a hostile file cannot make us allocate gigabytes. */
 #define MG__MAX_IDS (1 << 24)
 
-int mg__read_file(const char *path, char **out, size_t *len, mg_error *err)
+int mg__tok_read_file(const char *path, char **out, size_t *len, mg_error *err)
 {
     FILE *f = fopen(path, "rb");
     if (!f) return mg_error_set(err, mg_err_from_errno(errno), "%s: cannot open", path);
-    mg__buf b = {0};
+    mg__tok_buf b = {0};
     char chunk[1 << 16];
     size_t n;
     while ((n = fread(chunk, 1, sizeof chunk, f)) > 0) {
-        if (mg__buf_put(&b, chunk, n) < 0) {
+        if (mg__tok_buf_put(&b, chunk, n) < 0) {
             fclose(f);
             free(b.p);
             return mg_error_set(err, MG_ENOMEM, "%s: out of memory", path);
@@ -30,7 +30,7 @@ int mg__read_file(const char *path, char **out, size_t *len, mg_error *err)
         free(b.p);
         return mg_error_set(err, MG_EIO, "%s: read error", path);
     }
-    if (mg__buf_put(&b, "", 0) < 0) {
+    if (mg__tok_buf_put(&b, "", 0) < 0) {
         free(b.p);
         return mg_error_set(err, MG_ENOMEM, "%s: out of memory", path);
     }
@@ -39,7 +39,7 @@ int mg__read_file(const char *path, char **out, size_t *len, mg_error *err)
     return 0;
 }
 
-json_t *mg__parse_json(const char *s, size_t n, const char *name, size_t flags, mg_error *err)
+json_t *mg__tok_parse_json(const char *s, size_t n, const char *name, size_t flags, mg_error *err)
 {
     json_error_t je;
     json_t *j = json_loadb(s, n, JSON_ALLOW_NUL | flags, &je);
@@ -60,13 +60,13 @@ static void init_bytelevel(mg_tokenizer *t)
         t->byte_to_cp[b] = cp;
         t->cp_byte[cp] = (int16_t)b;
         char tmp[4];
-        size_t k = mg__utf8_encode(cp, tmp);
+        size_t k = mg__tok_utf8_encode(cp, tmp);
         memcpy(t->byte_utf8[b], tmp, k);
         t->byte_utf8_len[b] = (uint8_t)k;
     }
 }
 
-static int parse_model(mg_tokenizer *t, mg__jctx *c, json_t *m, int32_t *max_id)
+static int parse_model(mg_tokenizer *t, mg__tok_jctx *c, json_t *m, int32_t *max_id)
 {
     const char *name = c->name;
     if (!json_is_object(m))
@@ -89,11 +89,11 @@ static int parse_model(mg_tokenizer *t, mg__jctx *c, json_t *m, int32_t *max_id)
     /* dropout only applies when training; inference ignores it, as do we */
     int rc;
     bool b;
-    if ((rc = mg__get_flag(c, m, "byte_fallback", &b)) < 0) return rc;
+    if ((rc = mg__tok_get_flag(c, m, "byte_fallback", &b)) < 0) return rc;
     t->byte_fallback = b;
-    if ((rc = mg__get_flag(c, m, "ignore_merges", &b)) < 0) return rc;
+    if ((rc = mg__tok_get_flag(c, m, "ignore_merges", &b)) < 0) return rc;
     t->ignore_merges = b;
-    if ((rc = mg__get_flag(c, m, "fuse_unk", &b)) < 0) return rc;
+    if ((rc = mg__tok_get_flag(c, m, "fuse_unk", &b)) < 0) return rc;
     t->fuse_unk = b;
     json_t *pre = json_object_get(m, "continuing_subword_prefix");
     json_t *suf = json_object_get(m, "end_of_word_suffix");
@@ -115,7 +115,7 @@ static int parse_model(mg_tokenizer *t, mg__jctx *c, json_t *m, int32_t *max_id)
     json_object_foreach(vocab, key, val) total += strlen(key) + 1;
     t->vocab_blob = malloc(total ? total : 1);
     if (!t->vocab_blob) return MG_ENOMEM;
-    if ((rc = mg__strmap_init(&t->vocab, (uint32_t)nv)) < 0) return rc;
+    if ((rc = mg__tok_strmap_init(&t->vocab, (uint32_t)nv)) < 0) return rc;
     size_t off = 0;
     json_object_foreach(vocab, key, val)
     {
@@ -124,19 +124,20 @@ static int parse_model(mg_tokenizer *t, mg__jctx *c, json_t *m, int32_t *max_id)
             return mg_error_set(c->err, MG_EFORMAT, "%s: model.vocab[\"%.80s\"]: bad id", name,
                                 key);
         size_t kl = strlen(key);
-        if (mg__utf8_valid_prefix(key, kl) != kl)
+        if (mg__tok_utf8_valid_prefix(key, kl) != kl)
             return mg_error_set(c->err, MG_EFORMAT, "%s: model.vocab: key is not valid UTF-8",
                                 name);
         memcpy(t->vocab_blob + off, key, kl + 1);
         int32_t id = (int32_t)json_integer_value(val);
-        if ((rc = mg__strmap_put(&t->vocab, t->vocab_blob + off, (uint32_t)kl, id)) < 0) return rc;
+        if ((rc = mg__tok_strmap_put(&t->vocab, t->vocab_blob + off, (uint32_t)kl, id)) < 0)
+            return rc;
         if (id > *max_id) *max_id = id;
         off += kl + 1;
     }
 
     /* merges: "a b" strings or ["a", "b"] pairs */
     size_t nm = json_array_size(merges);
-    if ((rc = mg__pairmap_init(&t->merges, (uint32_t)nm)) < 0) return rc;
+    if ((rc = mg__tok_pairmap_init(&t->merges, (uint32_t)nm)) < 0) return rc;
     char *tmp = NULL;
     size_t tmp_cap = 0;
     for (size_t i = 0; i < nm; i++) {
@@ -166,7 +167,8 @@ static int parse_model(mg_tokenizer *t, mg__jctx *c, json_t *m, int32_t *max_id)
             return mg_error_set(c->err, MG_EFORMAT,
                                 "%s: model.merges[%zu]: expected a string or a pair", name, i);
         }
-        int32_t ia = mg__strmap_get(&t->vocab, a, al), ib = mg__strmap_get(&t->vocab, bb, bl);
+        int32_t ia = mg__tok_strmap_get(&t->vocab, a, al),
+                ib = mg__tok_strmap_get(&t->vocab, bb, bl);
         if (ia < 0 || ib < 0) {
             free(tmp);
             return mg_error_set(c->err, MG_EFORMAT,
@@ -190,7 +192,7 @@ static int parse_model(mg_tokenizer *t, mg__jctx *c, json_t *m, int32_t *max_id)
         }
         memcpy(tmp, a, al);
         memcpy(tmp + al, bb + t->subword_prefix_len, bl - t->subword_prefix_len);
-        int32_t nid = mg__strmap_get(&t->vocab, tmp, ml);
+        int32_t nid = mg__tok_strmap_get(&t->vocab, tmp, ml);
         if (nid < 0) {
             rc = mg_error_set(c->err, MG_EFORMAT,
                               "%s: model.merges[%zu]: merged token \"%.*s\" is not in the vocab",
@@ -198,14 +200,14 @@ static int parse_model(mg_tokenizer *t, mg__jctx *c, json_t *m, int32_t *max_id)
             free(tmp);
             return rc;
         }
-        mg__pairmap_put(&t->merges, ia, ib, (uint32_t)i, nid);
+        mg__tok_pairmap_put(&t->merges, ia, ib, (uint32_t)i, nid);
     }
     free(tmp);
 
     json_t *unk = json_object_get(m, "unk_token");
     t->unk_id = -1;
     if (json_is_string(unk)) {
-        t->unk_id = mg__strmap_get(&t->vocab, json_string_value(unk), json_string_length(unk));
+        t->unk_id = mg__tok_strmap_get(&t->vocab, json_string_value(unk), json_string_length(unk));
         if (t->unk_id < 0)
             return mg_error_set(c->err, MG_EFORMAT,
                                 "%s: model.unk_token \"%.80s\" is not in the vocab", name,
@@ -214,16 +216,16 @@ static int parse_model(mg_tokenizer *t, mg__jctx *c, json_t *m, int32_t *max_id)
     for (int i = 0; i < 256; i++) {
         char code[8];
         snprintf(code, sizeof code, "<0x%02X>", i);
-        t->byte_ids[i] = mg__strmap_get(&t->vocab, code, 6);
+        t->byte_ids[i] = mg__tok_strmap_get(&t->vocab, code, 6);
     }
     for (int i = 0; i < 128; i++) {
         char ch = (char)i;
-        t->char_ids[i] = mg__strmap_get(&t->vocab, &ch, 1);
+        t->char_ids[i] = mg__tok_strmap_get(&t->vocab, &ch, 1);
     }
     return 0;
 }
 
-int mg__get_flag(mg__jctx *c, json_t *o, const char *key, bool *out)
+int mg__tok_get_flag(mg__tok_jctx *c, json_t *o, const char *key, bool *out)
 {
     json_t *v = json_object_get(o, key);
     *out = false;
@@ -234,7 +236,7 @@ int mg__get_flag(mg__jctx *c, json_t *o, const char *key, bool *out)
     return 0;
 }
 
-static int parse_added(mg_tokenizer *t, mg__jctx *c, json_t *arr, int32_t *max_id)
+static int parse_added(mg_tokenizer *t, mg__tok_jctx *c, json_t *arr, int32_t *max_id)
 {
     if (!arr || json_is_null(arr)) return 0;
     if (!json_is_array(arr))
@@ -243,7 +245,7 @@ static int parse_added(mg_tokenizer *t, mg__jctx *c, json_t *arr, int32_t *max_i
     t->added = calloc(n ? n : 1, sizeof *t->added);
     if (!t->added) return MG_ENOMEM;
     int rc;
-    if ((rc = mg__strmap_init(&t->added_map, (uint32_t)n)) < 0) return rc;
+    if ((rc = mg__tok_strmap_init(&t->added_map, (uint32_t)n)) < 0) return rc;
     /* New ids continue after the model vocabulary, as AddedVocabulary::add_tokens. */
     int32_t next_id = (int32_t)t->vocab.n;
     for (size_t i = 0; i < n; i++) {
@@ -260,18 +262,18 @@ static int parse_added(mg_tokenizer *t, mg__jctx *c, json_t *arr, int32_t *max_i
         const char *s = json_string_value(content);
         size_t len = json_string_length(content);
         if (len == 0) continue;
-        if (mg__utf8_valid_prefix(s, len) != len)
+        if (mg__tok_utf8_valid_prefix(s, len) != len)
             return mg_error_set(c->err, MG_EFORMAT, "%s: added_tokens[%zu]: not valid UTF-8",
                                 c->name, i);
-        mg__added *a = &t->added[t->n_added];
+        mg__tok_added *a = &t->added[t->n_added];
         bool f;
-        if ((rc = mg__get_flag(c, e, "special", &f)) < 0) return rc;
+        if ((rc = mg__tok_get_flag(c, e, "special", &f)) < 0) return rc;
         a->special = f;
-        if ((rc = mg__get_flag(c, e, "lstrip", &f)) < 0) return rc;
+        if ((rc = mg__tok_get_flag(c, e, "lstrip", &f)) < 0) return rc;
         a->lstrip = f;
-        if ((rc = mg__get_flag(c, e, "rstrip", &f)) < 0) return rc;
+        if ((rc = mg__tok_get_flag(c, e, "rstrip", &f)) < 0) return rc;
         a->rstrip = f;
-        if ((rc = mg__get_flag(c, e, "single_word", &f)) < 0) return rc;
+        if ((rc = mg__tok_get_flag(c, e, "single_word", &f)) < 0) return rc;
         a->single_word = f;
         json_t *nj = json_object_get(e, "normalized");
         if (nj && !json_is_boolean(nj))
@@ -279,8 +281,8 @@ static int parse_added(mg_tokenizer *t, mg__jctx *c, json_t *arr, int32_t *max_i
                                 "%s: added_tokens[%zu].normalized: expected true or false", c->name,
                                 i);
         a->normalized = nj ? json_is_true(nj) : !a->special;
-        int32_t id = mg__strmap_get(&t->added_map, s, len);
-        if (id < 0) id = mg__strmap_get(&t->vocab, s, len);
+        int32_t id = mg__tok_strmap_get(&t->added_map, s, len);
+        if (id < 0) id = mg__tok_strmap_get(&t->vocab, s, len);
         if (id < 0) id = next_id++;
         if (id >= MG__MAX_IDS)
             return mg_error_set(c->err, MG_EFORMAT, "%s: added_tokens[%zu]: too many ids", c->name,
@@ -293,8 +295,8 @@ static int parse_added(mg_tokenizer *t, mg__jctx *c, json_t *arr, int32_t *max_i
         a->match = a->content;
         a->match_len = len;
         if (a->normalized && t->normalizer) {
-            mg__buf nb = {0};
-            if ((rc = mg__normalize(t->normalizer, s, len, &nb)) < 0) {
+            mg__tok_buf nb = {0};
+            if ((rc = mg__tok_normalize(t->normalizer, s, len, &nb)) < 0) {
                 free(nb.p);
                 return mg_error_set(c->err, rc, "%s: added_tokens[%zu]: normalizing failed",
                                     c->name, i);
@@ -307,7 +309,7 @@ static int parse_added(mg_tokenizer *t, mg__jctx *c, json_t *arr, int32_t *max_i
                 free(nb.p);
             }
         }
-        if ((rc = mg__strmap_put(&t->added_map, a->content, (uint32_t)len, id)) < 0) return rc;
+        if ((rc = mg__tok_strmap_put(&t->added_map, a->content, (uint32_t)len, id)) < 0) return rc;
         if (id > *max_id) *max_id = id;
         t->n_added++;
     }
@@ -334,43 +336,43 @@ static int index_ids(mg_tokenizer *t, int32_t max_id)
             t->id_len[id] = t->vocab.klens[i];
         }
     }
-    mg__strmap special = {0};
+    mg__tok_strmap special = {0};
     int rc;
-    if ((rc = mg__strmap_init(&special, (uint32_t)t->n_added)) < 0) return rc;
-    mg__trie_init(&t->trie_raw);
-    mg__trie_init(&t->trie_norm);
+    if ((rc = mg__tok_strmap_init(&special, (uint32_t)t->n_added)) < 0) return rc;
+    mg__tok_trie_init(&t->trie_raw);
+    mg__tok_trie_init(&t->trie_norm);
     for (size_t i = 0; i < t->n_added; i++) {
-        mg__added *a = &t->added[i];
+        mg__tok_added *a = &t->added[i];
         t->added_of_id[a->id] = (int32_t)i;
         /* decoding uses the normalized form of normalized tokens */
         t->id_str[a->id] = a->match;
         t->id_len[a->id] = (uint32_t)a->match_len;
-        if (a->special && (rc = mg__strmap_put(&special, a->content, (uint32_t)a->len, 1)) < 0)
+        if (a->special && (rc = mg__tok_strmap_put(&special, a->content, (uint32_t)a->len, 1)) < 0)
             goto out;
         if (a->normalized) {
             if (a->match_len &&
-                (rc = mg__trie_add(&t->trie_norm, a->match, a->match_len, (int32_t)i)) < 0)
+                (rc = mg__tok_trie_add(&t->trie_norm, a->match, a->match_len, (int32_t)i)) < 0)
                 goto out;
             t->has_norm = t->has_norm || a->match_len;
         } else {
-            if ((rc = mg__trie_add(&t->trie_raw, a->content, a->len, (int32_t)i)) < 0) goto out;
+            if ((rc = mg__tok_trie_add(&t->trie_raw, a->content, a->len, (int32_t)i)) < 0) goto out;
             t->has_raw = true;
         }
     }
     for (int32_t id = 0; id < n; id++)
-        if (t->id_str[id] && mg__strmap_get(&special, t->id_str[id], t->id_len[id]) >= 0)
+        if (t->id_str[id] && mg__tok_strmap_get(&special, t->id_str[id], t->id_len[id]) >= 0)
             t->special_of_id[id] = 1;
 out:
-    mg__strmap_free(&special);
+    mg__tok_strmap_free(&special);
     return rc;
 }
 
-int mg__parse_tokenizer_json(mg_tokenizer *t, const char *json, size_t len, const char *name,
-                             mg_error *err)
+int mg__tok_parse_tokenizer_json(mg_tokenizer *t, const char *json, size_t len, const char *name,
+                                 mg_error *err)
 {
-    json_t *root = mg__parse_json(json, len, name, 0, err);
+    json_t *root = mg__tok_parse_json(json, len, name, 0, err);
     if (!root) return MG_EFORMAT;
-    mg__jctx c = {name, err};
+    mg__tok_jctx c = {name, err};
     int rc = 0;
     int32_t max_id = -1;
     init_bytelevel(t);
@@ -396,24 +398,24 @@ int mg__parse_tokenizer_json(mg_tokenizer *t, const char *json, size_t len, cons
     if ((v = json_object_get(root, "normalizer")) && !json_is_null(v)) {
         t->normalizer = calloc(1, sizeof *t->normalizer);
         if (!t->normalizer) goto oom;
-        if ((rc = mg__parse_normalizer(&c, v, "normalizer", t->normalizer)) < 0) goto out;
+        if ((rc = mg__tok_parse_normalizer(&c, v, "normalizer", t->normalizer)) < 0) goto out;
     }
     if ((v = json_object_get(root, "pre_tokenizer")) && !json_is_null(v)) {
         t->pre = calloc(1, sizeof *t->pre);
         if (!t->pre) goto oom;
-        if ((rc = mg__parse_pretok(&c, v, "pre_tokenizer", t->pre)) < 0) goto out;
+        if ((rc = mg__tok_parse_pretok(&c, v, "pre_tokenizer", t->pre)) < 0) goto out;
     }
     if ((v = json_object_get(root, "decoder")) && !json_is_null(v)) {
         t->decoder = calloc(1, sizeof *t->decoder);
         if (!t->decoder) goto oom;
-        if ((rc = mg__parse_decoder(&c, v, "decoder", t->decoder)) < 0) goto out;
+        if ((rc = mg__tok_parse_decoder(&c, v, "decoder", t->decoder)) < 0) goto out;
     }
     if ((v = json_object_get(root, "post_processor")) && !json_is_null(v)) {
         t->post = calloc(1, sizeof *t->post);
         if (!t->post) goto oom;
         t->post[0].is_sequence = true;
         t->n_post = 1;
-        if ((rc = mg__parse_post(&c, v, "post_processor", &t->post, &t->n_post)) < 0) goto out;
+        if ((rc = mg__tok_parse_post(&c, v, "post_processor", &t->post, &t->n_post)) < 0) goto out;
     }
     if ((rc = parse_model(t, &c, json_object_get(root, "model"), &max_id)) < 0) goto out;
     if ((rc = parse_added(t, &c, json_object_get(root, "added_tokens"), &max_id)) < 0) goto out;

@@ -7,7 +7,7 @@
 #include <string.h>
 #include <utf8proc.h>
 
-static int unicode_form(const char *s, size_t len, utf8proc_option_t opt, mg__buf *out)
+static int unicode_form(const char *s, size_t len, utf8proc_option_t opt, mg__tok_buf *out)
 {
     if (len == 0) return 0;
     utf8proc_uint8_t *dst = NULL;
@@ -18,17 +18,17 @@ static int unicode_form(const char *s, size_t len, utf8proc_option_t opt, mg__bu
         /* Input is valid UTF-8 by construction, so only allocation can fail. */
         return MG_ENOMEM;
     }
-    int rc = mg__buf_put(out, dst, (size_t)n);
+    int rc = mg__tok_buf_put(out, dst, (size_t)n);
     free(dst);
     return rc;
 }
 
-static int lowercase(const char *s, size_t len, mg__buf *out)
+static int lowercase(const char *s, size_t len, mg__tok_buf *out)
 {
     size_t i = 0;
     while (i < len) {
         int32_t cp;
-        size_t k = mg__utf8_next(s + i, len - i, &cp);
+        size_t k = mg__tok_utf8_next(s + i, len - i, &cp);
         i += k;
         char enc[8];
         size_t m;
@@ -38,34 +38,34 @@ static int lowercase(const char *s, size_t len, mg__buf *out)
             memcpy(enc, "i\xCC\x87", 3);
             m = 3;
         } else {
-            m = mg__utf8_encode(utf8proc_tolower(cp), enc);
+            m = mg__tok_utf8_encode(utf8proc_tolower(cp), enc);
         }
-        if (mg__buf_put(out, enc, m) < 0) return MG_ENOMEM;
+        if (mg__tok_buf_put(out, enc, m) < 0) return MG_ENOMEM;
     }
     return 0;
 }
 
 typedef struct {
     const char *s;
-    const mg__norm *n;
-    mg__buf *out;
+    const mg__tok_norm *n;
+    mg__tok_buf *out;
 } replace_ctx;
 
 static int replace_cb(void *ud, size_t start, size_t end, bool is_match)
 {
     replace_ctx *c = ud;
-    if (is_match) return mg__buf_put(c->out, c->n->content, c->n->content_len);
-    return mg__buf_put(c->out, c->s + start, end - start);
+    if (is_match) return mg__tok_buf_put(c->out, c->n->content, c->n->content_len);
+    return mg__tok_buf_put(c->out, c->s + start, end - start);
 }
 
-static int strip(const mg__norm *n, const char *s, size_t len, mg__buf *out)
+static int strip(const mg__tok_norm *n, const char *s, size_t len, mg__tok_buf *out)
 {
     size_t a = 0, b = len;
     if (n->strip_left) {
         while (a < b) {
             int32_t cp;
-            size_t k = mg__utf8_next(s + a, b - a, &cp);
-            if (!mg__is_whitespace(cp)) break;
+            size_t k = mg__tok_utf8_next(s + a, b - a, &cp);
+            if (!mg__tok_is_whitespace(cp)) break;
             a += k;
         }
     }
@@ -74,15 +74,15 @@ static int strip(const mg__norm *n, const char *s, size_t len, mg__buf *out)
             size_t j = b - 1;
             while (j > a && ((unsigned char)s[j] & 0xC0) == 0x80) j--;
             int32_t cp;
-            mg__utf8_next(s + j, b - j, &cp);
-            if (!mg__is_whitespace(cp)) break;
+            mg__tok_utf8_next(s + j, b - j, &cp);
+            if (!mg__tok_is_whitespace(cp)) break;
             b = j;
         }
     }
-    return mg__buf_put(out, s + a, b - a);
+    return mg__tok_buf_put(out, s + a, b - a);
 }
 
-int mg__normalize(const mg__norm *n, const char *s, size_t len, mg__buf *out)
+int mg__tok_normalize(const mg__tok_norm *n, const char *s, size_t len, mg__tok_buf *out)
 {
     switch (n->kind) {
     case MG_NORM_NFC:
@@ -98,34 +98,34 @@ int mg__normalize(const mg__norm *n, const char *s, size_t len, mg__buf *out)
     case MG_NORM_REPLACE: {
         if (len == 0) return 0;
         replace_ctx c = {s, n, out};
-        return mg__regex_find_matches(&n->pattern, s, len, replace_cb, &c);
+        return mg__tok_regex_find_matches(&n->pattern, s, len, replace_cb, &c);
     }
     case MG_NORM_PREPEND:
         /* The reference prepends only to a non-empty string. */
         if (len == 0) return 0;
-        if (mg__buf_put(out, n->content, n->content_len) < 0) return MG_ENOMEM;
-        return mg__buf_put(out, s, len);
+        if (mg__tok_buf_put(out, n->content, n->content_len) < 0) return MG_ENOMEM;
+        return mg__tok_buf_put(out, s, len);
     case MG_NORM_STRIP:
         return strip(n, s, len, out);
     case MG_NORM_SEQUENCE: {
-        mg__buf a = {0}, b = {0};
-        if (mg__buf_put(&a, s, len) < 0 || mg__buf_reserve(&b, 0) < 0) {
+        mg__tok_buf a = {0}, b = {0};
+        if (mg__tok_buf_put(&a, s, len) < 0 || mg__tok_buf_reserve(&b, 0) < 0) {
             free(a.p);
             return MG_ENOMEM;
         }
         for (size_t i = 0; i < n->n_items; i++) {
             b.len = 0;
-            int rc = mg__normalize(&n->items[i], a.p, a.len, &b);
+            int rc = mg__tok_normalize(&n->items[i], a.p, a.len, &b);
             if (rc < 0) {
                 free(a.p);
                 free(b.p);
                 return rc;
             }
-            mg__buf t = a;
+            mg__tok_buf t = a;
             a = b;
             b = t;
         }
-        int rc = mg__buf_put(out, a.p, a.len);
+        int rc = mg__tok_buf_put(out, a.p, a.len);
         free(a.p);
         free(b.p);
         return rc;
@@ -134,11 +134,11 @@ int mg__normalize(const mg__norm *n, const char *s, size_t len, mg__buf *out)
     return MG_EINVAL;
 }
 
-void mg__norm_free(mg__norm *n)
+void mg__tok_norm_free(mg__tok_norm *n)
 {
     if (!n) return;
-    mg__regex_free(&n->pattern);
+    mg__tok_regex_free(&n->pattern);
     free(n->content);
-    for (size_t i = 0; i < n->n_items; i++) mg__norm_free(&n->items[i]);
+    for (size_t i = 0; i < n->n_items; i++) mg__tok_norm_free(&n->items[i]);
     free(n->items);
 }

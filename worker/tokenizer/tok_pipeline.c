@@ -20,7 +20,7 @@ static int dup_str(json_t *v, char **out, size_t *len)
 }
 
 /* {"String": s} or {"Regex": r} -> compiled regex. */
-static int parse_pattern(mg__jctx *c, json_t *o, const char *path, mg__regex *re)
+static int parse_pattern(mg__tok_jctx *c, json_t *o, const char *path, mg__tok_regex *re)
 {
     json_t *p = json_object_get(o, "pattern");
     if (!json_is_object(p))
@@ -31,25 +31,26 @@ static int parse_pattern(mg__jctx *c, json_t *o, const char *path, mg__regex *re
     if (!json_is_string(v))
         return mg_error_set(c->err, MG_EFORMAT, "%s: %s.pattern: expected \"String\" or \"Regex\"",
                             c->name, path);
-    int rc = mg__regex_compile(re, json_string_value(v), json_string_length(v), v == s, c->err);
+    int rc = mg__tok_regex_compile(re, json_string_value(v), json_string_length(v), v == s, c->err);
     if (rc < 0) return mg_error_prefix(c->err, rc, "%s: %s.pattern", c->name, path);
     return 0;
 }
 
-static int single_char(mg__jctx *c, json_t *o, const char *key, const char *path, int32_t *cp)
+static int single_char(mg__tok_jctx *c, json_t *o, const char *key, const char *path, int32_t *cp)
 {
     json_t *v = json_object_get(o, key);
     if (!json_is_string(v))
         return mg_error_set(c->err, MG_EFORMAT, "%s: %s.%s: expected a string", c->name, path, key);
     const char *s = json_string_value(v);
     size_t n = json_string_length(v);
-    if (n == 0 || n > 4 || mg__utf8_valid_prefix(s, n) != n || mg__utf8_next(s, n, cp) != n)
+    if (n == 0 || n > 4 || mg__tok_utf8_valid_prefix(s, n) != n || mg__tok_utf8_next(s, n, cp) != n)
         return mg_error_set(c->err, MG_EFORMAT, "%s: %s.%s: expected one character", c->name, path,
                             key);
     return 0;
 }
 
-static int get_bool(mg__jctx *c, json_t *o, const char *key, const char *path, bool dflt, bool *out)
+static int get_bool(mg__tok_jctx *c, json_t *o, const char *key, const char *path, bool dflt,
+                    bool *out)
 {
     json_t *v = json_object_get(o, key);
     if (!v || json_is_null(v)) {
@@ -63,7 +64,7 @@ static int get_bool(mg__jctx *c, json_t *o, const char *key, const char *path, b
     return 0;
 }
 
-static const char *type_of(mg__jctx *c, json_t *o, const char *path, int *rc)
+static const char *type_of(mg__tok_jctx *c, json_t *o, const char *path, int *rc)
 {
     json_t *t = json_is_object(o) ? json_object_get(o, "type") : NULL;
     if (!json_is_string(t)) {
@@ -74,7 +75,7 @@ static const char *type_of(mg__jctx *c, json_t *o, const char *path, int *rc)
     return json_string_value(t);
 }
 
-static int parse_list(mg__jctx *c, json_t *o, const char *key, const char *path, json_t **arr)
+static int parse_list(mg__tok_jctx *c, json_t *o, const char *key, const char *path, json_t **arr)
 {
     *arr = json_object_get(o, key);
     if (!json_is_array(*arr))
@@ -84,7 +85,7 @@ static int parse_list(mg__jctx *c, json_t *o, const char *key, const char *path,
 
 /* ---- normalizers ---- */
 
-int mg__parse_normalizer(mg__jctx *c, json_t *o, const char *path, mg__norm *n)
+int mg__tok_parse_normalizer(mg__tok_jctx *c, json_t *o, const char *path, mg__tok_norm *n)
 {
     memset(n, 0, sizeof *n);
     int rc = 0;
@@ -130,7 +131,7 @@ int mg__parse_normalizer(mg__jctx *c, json_t *o, const char *path, mg__norm *n)
             char sub[256];
             snprintf(sub, sizeof sub, "%s.normalizers[%zu]", path, i);
             n->n_items = i + 1;
-            if ((rc = mg__parse_normalizer(c, json_array_get(arr, i), sub, &n->items[i])) < 0)
+            if ((rc = mg__tok_parse_normalizer(c, json_array_get(arr, i), sub, &n->items[i])) < 0)
                 return rc;
         }
     } else {
@@ -142,8 +143,8 @@ int mg__parse_normalizer(mg__jctx *c, json_t *o, const char *path, mg__norm *n)
 
 /* ---- pre-tokenizers ---- */
 
-static int parse_behavior(mg__jctx *c, json_t *o, const char *path, mg__split_behavior dflt,
-                          mg__split_behavior *b)
+static int parse_behavior(mg__tok_jctx *c, json_t *o, const char *path, mg__tok_split_behavior dflt,
+                          mg__tok_split_behavior *b)
 {
     json_t *v = json_object_get(o, "behavior");
     if (!v) {
@@ -169,7 +170,7 @@ static int parse_behavior(mg__jctx *c, json_t *o, const char *path, mg__split_be
 static const char GPT2_PATTERN[] =
     "'s|'t|'re|'ve|'m|'ll|'d| ?\\p{L}+| ?\\p{N}+| ?[^\\s\\p{L}\\p{N}]+|\\s+(?!\\S)|\\s+";
 
-int mg__parse_pretok(mg__jctx *c, json_t *o, const char *path, mg__pre *p)
+int mg__tok_parse_pretok(mg__tok_jctx *c, json_t *o, const char *path, mg__tok_pre *p)
 {
     memset(p, 0, sizeof *p);
     int rc = 0;
@@ -182,8 +183,8 @@ int mg__parse_pretok(mg__jctx *c, json_t *o, const char *path, mg__pre *p)
         bool use_regex = true;
         if ((rc = get_bool(c, o, "use_regex", path, true, &use_regex)) < 0) return rc;
         if (use_regex) {
-            if ((rc = mg__regex_compile(&p->pattern, GPT2_PATTERN, strlen(GPT2_PATTERN), false,
-                                        c->err)) < 0)
+            if ((rc = mg__tok_regex_compile(&p->pattern, GPT2_PATTERN, strlen(GPT2_PATTERN), false,
+                                            c->err)) < 0)
                 return rc;
             p->has_pattern = true;
         }
@@ -200,7 +201,7 @@ int mg__parse_pretok(mg__jctx *c, json_t *o, const char *path, mg__pre *p)
     } else if (!strcmp(ty, "Metaspace")) {
         p->kind = MG_PRE_METASPACE;
         if ((rc = single_char(c, o, "replacement", path, &p->replacement)) < 0) return rc;
-        p->repl_len = mg__utf8_encode(p->replacement, p->repl_utf8);
+        p->repl_len = mg__tok_utf8_encode(p->replacement, p->repl_utf8);
         p->prepend = MG_PREPEND_ALWAYS;
         json_t *ps = json_object_get(o, "prepend_scheme");
         if (ps) {
@@ -228,7 +229,7 @@ int mg__parse_pretok(mg__jctx *c, json_t *o, const char *path, mg__pre *p)
     } else if (!strcmp(ty, "Whitespace")) {
         p->kind = MG_PRE_WHITESPACE;
         static const char ws[] = "\\w+|[^\\w\\s]+";
-        if ((rc = mg__regex_compile(&p->pattern, ws, strlen(ws), false, c->err)) < 0) return rc;
+        if ((rc = mg__tok_regex_compile(&p->pattern, ws, strlen(ws), false, c->err)) < 0) return rc;
         p->has_pattern = true;
     } else if (!strcmp(ty, "WhitespaceSplit")) {
         p->kind = MG_PRE_WHITESPACE_SPLIT;
@@ -246,7 +247,7 @@ int mg__parse_pretok(mg__jctx *c, json_t *o, const char *path, mg__pre *p)
             char sub[256];
             snprintf(sub, sizeof sub, "%s.pretokenizers[%zu]", path, i);
             p->n_items = i + 1;
-            if ((rc = mg__parse_pretok(c, json_array_get(arr, i), sub, &p->items[i])) < 0)
+            if ((rc = mg__tok_parse_pretok(c, json_array_get(arr, i), sub, &p->items[i])) < 0)
                 return rc;
         }
     } else {
@@ -258,7 +259,7 @@ int mg__parse_pretok(mg__jctx *c, json_t *o, const char *path, mg__pre *p)
 
 /* ---- decoders ---- */
 
-int mg__parse_decoder(mg__jctx *c, json_t *o, const char *path, mg__dec *d)
+int mg__tok_parse_decoder(mg__tok_jctx *c, json_t *o, const char *path, mg__tok_dec *d)
 {
     memset(d, 0, sizeof *d);
     int rc = 0;
@@ -306,7 +307,7 @@ int mg__parse_decoder(mg__jctx *c, json_t *o, const char *path, mg__dec *d)
             char sub[256];
             snprintf(sub, sizeof sub, "%s.decoders[%zu]", path, i);
             d->n_items = i + 1;
-            if ((rc = mg__parse_decoder(c, json_array_get(arr, i), sub, &d->items[i])) < 0)
+            if ((rc = mg__tok_parse_decoder(c, json_array_get(arr, i), sub, &d->items[i])) < 0)
                 return rc;
         }
     } else {
@@ -321,7 +322,7 @@ int mg__parse_decoder(mg__jctx *c, json_t *o, const char *path, mg__dec *d)
  * template's $A is what the previous ones produced). ByteLevel only trims
  * offsets, so it leaves the list as it is. */
 
-static int template_items(mg__jctx *c, json_t *o, const char *path, mg__post_item **items,
+static int template_items(mg__tok_jctx *c, json_t *o, const char *path, mg__tok_post_item **items,
                           size_t *n)
 {
     json_t *single = json_object_get(o, "single");
@@ -329,7 +330,7 @@ static int template_items(mg__jctx *c, json_t *o, const char *path, mg__post_ite
     if (!json_is_array(single))
         return mg_error_set(c->err, MG_EFORMAT, "%s: %s.single: expected an array", c->name, path);
     size_t k = json_array_size(single);
-    mg__post_item *it = calloc(k ? k : 1, sizeof *it);
+    mg__tok_post_item *it = calloc(k ? k : 1, sizeof *it);
     if (!it) return MG_ENOMEM;
     *items = it;
     *n = k;
@@ -372,8 +373,8 @@ static int template_items(mg__jctx *c, json_t *o, const char *path, mg__post_ite
     return 0;
 }
 
-static int token_pair_item(mg__jctx *c, json_t *o, const char *key, const char *path,
-                           mg__post_item *it)
+static int token_pair_item(mg__tok_jctx *c, json_t *o, const char *key, const char *path,
+                           mg__tok_post_item *it)
 {
     json_t *v = json_object_get(o, key);
     json_t *id = json_array_get(v, 1);
@@ -388,18 +389,19 @@ static int token_pair_item(mg__jctx *c, json_t *o, const char *key, const char *
     return 0;
 }
 
-void mg__post_free(mg__post_item *items, size_t n)
+void mg__tok_post_free(mg__tok_post_item *items, size_t n)
 {
     for (size_t i = 0; i < n; i++) free(items[i].ids);
     free(items);
 }
 
 /* Replaces every $A of `outer` by `inner`, returning the composition in outer. */
-static int compose(mg__post_item **outer, size_t *n_outer, mg__post_item *inner, size_t n_inner)
+static int compose(mg__tok_post_item **outer, size_t *n_outer, mg__tok_post_item *inner,
+                   size_t n_inner)
 {
     size_t total = 0;
     for (size_t i = 0; i < *n_outer; i++) total += (*outer)[i].is_sequence ? n_inner : 1;
-    mg__post_item *r = calloc(total ? total : 1, sizeof *r);
+    mg__tok_post_item *r = calloc(total ? total : 1, sizeof *r);
     if (!r) return MG_ENOMEM;
     size_t o = 0;
     for (size_t i = 0; i < *n_outer; i++) {
@@ -413,7 +415,7 @@ static int compose(mg__post_item **outer, size_t *n_outer, mg__post_item *inner,
             if (inner[j].n_ids) {
                 r[o].ids = malloc(inner[j].n_ids * sizeof *r[o].ids);
                 if (!r[o].ids) {
-                    mg__post_free(r, o);
+                    mg__tok_post_free(r, o);
                     return MG_ENOMEM;
                 }
                 memcpy(r[o].ids, inner[j].ids, inner[j].n_ids * sizeof *r[o].ids);
@@ -421,20 +423,21 @@ static int compose(mg__post_item **outer, size_t *n_outer, mg__post_item *inner,
             o++;
         }
     }
-    mg__post_free(*outer, *n_outer);
+    mg__tok_post_free(*outer, *n_outer);
     *outer = r;
     *n_outer = total;
     return 0;
 }
 
 /* *items is the current list (starts as [$A]); the processor wraps it. */
-int mg__parse_post(mg__jctx *c, json_t *o, const char *path, mg__post_item **items, size_t *n)
+int mg__tok_parse_post(mg__tok_jctx *c, json_t *o, const char *path, mg__tok_post_item **items,
+                       size_t *n)
 {
     int rc = 0;
     const char *ty = type_of(c, o, path, &rc);
     if (!ty) return rc;
     if (!strcmp(ty, "ByteLevel")) return 0;
-    mg__post_item *outer = NULL;
+    mg__tok_post_item *outer = NULL;
     size_t n_outer = 0;
     if (!strcmp(ty, "TemplateProcessing")) {
         rc = template_items(c, o, path, &outer, &n_outer);
@@ -451,7 +454,7 @@ int mg__parse_post(mg__jctx *c, json_t *o, const char *path, mg__post_item **ite
         for (size_t i = 0; i < json_array_size(arr); i++) {
             char sub[256];
             snprintf(sub, sizeof sub, "%s.processors[%zu]", path, i);
-            if ((rc = mg__parse_post(c, json_array_get(arr, i), sub, items, n)) < 0) return rc;
+            if ((rc = mg__tok_parse_post(c, json_array_get(arr, i), sub, items, n)) < 0) return rc;
         }
         return 0;
     } else {
@@ -459,15 +462,15 @@ int mg__parse_post(mg__jctx *c, json_t *o, const char *path, mg__post_item **ite
                             "%s: %s: unsupported post_processor type \"%s\"", c->name, path, ty);
     }
     if (rc < 0) {
-        mg__post_free(outer, n_outer);
+        mg__tok_post_free(outer, n_outer);
         return rc;
     }
     rc = compose(&outer, &n_outer, *items, *n);
     if (rc < 0) {
-        mg__post_free(outer, n_outer);
+        mg__tok_post_free(outer, n_outer);
         return rc;
     }
-    mg__post_free(*items, *n);
+    mg__tok_post_free(*items, *n);
     *items = outer;
     *n = n_outer;
     return 0;

@@ -13,19 +13,20 @@
 static pthread_once_t onig_once = PTHREAD_ONCE_INIT;
 static int onig_init_rc;
 
-static void mg__onig_init(void)
+static void mg__tok_onig_init(void)
 {
     OnigEncoding encs[1] = {ONIG_ENCODING_UTF8};
     onig_init_rc = onig_initialize(encs, 1);
 }
 
-int mg__regex_compile(mg__regex *r, const char *pattern, size_t len, bool literal, mg_error *err)
+int mg__tok_regex_compile(mg__tok_regex *r, const char *pattern, size_t len, bool literal,
+                          mg_error *err)
 {
-    pthread_once(&onig_once, mg__onig_init);
+    pthread_once(&onig_once, mg__tok_onig_init);
     if (onig_init_rc != ONIG_NORMAL) return mg_error_set(err, MG_EINVAL, "oniguruma init failed");
-    if (mg__utf8_valid_prefix(pattern, len) != len)
+    if (mg__tok_utf8_valid_prefix(pattern, len) != len)
         return mg_error_set(err, MG_EFORMAT, "regex pattern is not valid UTF-8");
-    mg__buf esc = {0};
+    mg__tok_buf esc = {0};
     const char *p = pattern;
     size_t n = len;
     if (literal) {
@@ -33,11 +34,11 @@ int mg__regex_compile(mg__regex *r, const char *pattern, size_t len, bool litera
          * literal in Oniguruma too. */
         for (size_t i = 0; i < len; i++) {
             if (strchr("\\.+*?()|[]{}^$#&-~", pattern[i]) && pattern[i]) {
-                if (mg__buf_put(&esc, "\\", 1) < 0) goto oom;
+                if (mg__tok_buf_put(&esc, "\\", 1) < 0) goto oom;
             }
-            if (mg__buf_put(&esc, pattern + i, 1) < 0) goto oom;
+            if (mg__tok_buf_put(&esc, pattern + i, 1) < 0) goto oom;
         }
-        if (mg__buf_put(&esc, "", 0) < 0) goto oom;
+        if (mg__tok_buf_put(&esc, "", 0) < 0) goto oom;
         p = esc.p;
         n = esc.len;
     }
@@ -59,13 +60,14 @@ oom:
     return mg_error_set(err, MG_ENOMEM, "out of memory compiling a regex");
 }
 
-void mg__regex_free(mg__regex *r)
+void mg__tok_regex_free(mg__tok_regex *r)
 {
     if (r && r->re) onig_free(r->re);
     if (r) r->re = NULL;
 }
 
-int mg__regex_find_matches(const mg__regex *r, const char *s, size_t n, mg__match_cb cb, void *ud)
+int mg__tok_regex_find_matches(const mg__tok_regex *r, const char *s, size_t n, mg__tok_match_cb cb,
+                               void *ud)
 {
     if (n == 0) return cb(ud, 0, 0, false);
     OnigRegion *region = onig_region_new();
@@ -89,7 +91,7 @@ int mg__regex_find_matches(const mg__regex *r, const char *s, size_t n, mg__matc
         if (ms == me && have_last && last_match_end == me) {
             if (last_end >= n) break;
             int32_t cp;
-            last_end += mg__utf8_next(s + last_end, n - last_end, &cp);
+            last_end += mg__tok_utf8_next(s + last_end, n - last_end, &cp);
             continue;
         }
         last_end = me;

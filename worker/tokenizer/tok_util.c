@@ -8,7 +8,7 @@
 
 /* ---- buffers ---- */
 
-int mg__buf_reserve(mg__buf *b, size_t extra)
+int mg__tok_buf_reserve(mg__tok_buf *b, size_t extra)
 {
     if (b->len + extra + 1 <= b->cap) return 0;
     size_t cap = b->cap ? b->cap : 64;
@@ -24,16 +24,16 @@ int mg__buf_reserve(mg__buf *b, size_t extra)
 }
 
 /* Keeps the buffer NUL-terminated so callers can hand it out as a C string. */
-int mg__buf_put(mg__buf *b, const void *s, size_t n)
+int mg__tok_buf_put(mg__tok_buf *b, const void *s, size_t n)
 {
-    if (mg__buf_reserve(b, n) < 0) return MG_ENOMEM;
+    if (mg__tok_buf_reserve(b, n) < 0) return MG_ENOMEM;
     if (n) memcpy(b->p + b->len, s, n);
     b->len += n;
     b->p[b->len] = 0;
     return 0;
 }
 
-int mg__ids_push(mg__ids *v, int32_t id)
+int mg__tok_ids_push(mg__tok_ids *v, int32_t id)
 {
     if (v->len == v->cap) {
         size_t cap = v->cap ? v->cap * 2 : 64;
@@ -46,31 +46,31 @@ int mg__ids_push(mg__ids *v, int32_t id)
     return 0;
 }
 
-int mg__pieces_push(mg__pieces *v, const char *s, size_t len, bool origin)
+int mg__tok_pieces_push(mg__tok_pieces *v, const char *s, size_t len, bool origin)
 {
     if (v->len == v->cap) {
         size_t cap = v->cap ? v->cap * 2 : 32;
-        mg__piece *p = realloc(v->p, cap * sizeof *p);
+        mg__tok_piece *p = realloc(v->p, cap * sizeof *p);
         if (!p) return MG_ENOMEM;
         v->p = p;
         v->cap = cap;
     }
-    v->p[v->len++] = (mg__piece){s, len, origin};
+    v->p[v->len++] = (mg__tok_piece){s, len, origin};
     return 0;
 }
 
 /* ---- arena ---- */
 
-struct mg__arena_block {
-    mg__arena_block *next;
+struct mg__tok_arena_block {
+    mg__tok_arena_block *next;
     size_t used, cap;
     _Alignas(16) char data[];
 };
 
-char *mg__arena_alloc(mg__arena *a, size_t n)
+char *mg__tok_arena_alloc(mg__tok_arena *a, size_t n)
 {
     n = (n + 15) & ~(size_t)15;
-    mg__arena_block *b = a->head;
+    mg__tok_arena_block *b = a->head;
     if (!b || b->cap - b->used < n) {
         size_t cap = n > 16384 ? n : 16384;
         b = malloc(sizeof *b + cap);
@@ -85,11 +85,11 @@ char *mg__arena_alloc(mg__arena *a, size_t n)
     return p;
 }
 
-void mg__arena_free(mg__arena *a)
+void mg__tok_arena_free(mg__tok_arena *a)
 {
-    mg__arena_block *b = a->head;
+    mg__tok_arena_block *b = a->head;
     while (b) {
-        mg__arena_block *n = b->next;
+        mg__tok_arena_block *n = b->next;
         free(b);
         b = n;
     }
@@ -98,7 +98,7 @@ void mg__arena_free(mg__arena *a)
 
 /* ---- UTF-8 ---- */
 
-size_t mg__utf8_next(const char *s, size_t n, int32_t *cp)
+size_t mg__tok_utf8_next(const char *s, size_t n, int32_t *cp)
 {
     const unsigned char *u = (const unsigned char *)s;
     if (u[0] < 0x80 || n < 2) {
@@ -121,7 +121,7 @@ size_t mg__utf8_next(const char *s, size_t n, int32_t *cp)
     return 4;
 }
 
-size_t mg__utf8_encode(int32_t cp, char out[4])
+size_t mg__tok_utf8_encode(int32_t cp, char out[4])
 {
     if (cp < 0x80) {
         out[0] = (char)cp;
@@ -179,7 +179,7 @@ static size_t utf8_seq(const unsigned char *s, size_t n, size_t *bad)
     return 0;
 }
 
-size_t mg__utf8_valid_prefix(const char *s, size_t n)
+size_t mg__tok_utf8_valid_prefix(const char *s, size_t n)
 {
     const unsigned char *u = (const unsigned char *)s;
     size_t i = 0;
@@ -195,28 +195,28 @@ size_t mg__utf8_valid_prefix(const char *s, size_t n)
     return n;
 }
 
-int mg__utf8_lossy(mg__buf *out, const char *s, size_t n)
+int mg__tok_utf8_lossy(mg__tok_buf *out, const char *s, size_t n)
 {
     const unsigned char *u = (const unsigned char *)s;
     size_t i = 0;
     while (i < n) {
-        size_t ok = mg__utf8_valid_prefix(s + i, n - i);
-        if (mg__buf_put(out, s + i, ok) < 0) return MG_ENOMEM;
+        size_t ok = mg__tok_utf8_valid_prefix(s + i, n - i);
+        if (mg__tok_buf_put(out, s + i, ok) < 0) return MG_ENOMEM;
         i += ok;
         if (i >= n) break;
         size_t bad = 1;
         utf8_seq(u + i, n - i, &bad);
-        if (mg__buf_put(out, "\xEF\xBF\xBD", 3) < 0) return MG_ENOMEM;
+        if (mg__tok_buf_put(out, "\xEF\xBF\xBD", 3) < 0) return MG_ENOMEM;
         i += bad;
     }
-    if (mg__buf_reserve(out, 0) < 0) return MG_ENOMEM;
+    if (mg__tok_buf_reserve(out, 0) < 0) return MG_ENOMEM;
     out->p[out->len] = 0;
     return 0;
 }
 
 /* ---- Unicode classes ---- */
 
-bool mg__is_whitespace(int32_t c)
+bool mg__tok_is_whitespace(int32_t c)
 {
     if (c < 0x80) return c == ' ' || (c >= 0x09 && c <= 0x0D);
     switch (c) {
@@ -234,7 +234,7 @@ bool mg__is_whitespace(int32_t c)
     }
 }
 
-bool mg__is_word(int32_t c)
+bool mg__tok_is_word(int32_t c)
 {
     if (c < 0x80)
         return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
@@ -258,14 +258,14 @@ bool mg__is_word(int32_t c)
     }
 }
 
-bool mg__is_numeric(int32_t c)
+bool mg__tok_is_numeric(int32_t c)
 {
     if (c < 0x80) return c >= '0' && c <= '9';
     utf8proc_category_t k = utf8proc_category(c);
     return k == UTF8PROC_CATEGORY_ND || k == UTF8PROC_CATEGORY_NL || k == UTF8PROC_CATEGORY_NO;
 }
 
-bool mg__is_punct(int32_t c)
+bool mg__tok_is_punct(int32_t c)
 {
     if (c < 0x80)
         return (c >= 0x21 && c <= 0x2F) || (c >= 0x3A && c <= 0x40) || (c >= 0x5B && c <= 0x60) ||
@@ -306,7 +306,7 @@ static inline uint64_t hash_bytes(const char *s, size_t n)
     return h;
 }
 
-int mg__strmap_init(mg__strmap *m, uint32_t expected)
+int mg__tok_strmap_init(mg__tok_strmap *m, uint32_t expected)
 {
     memset(m, 0, sizeof *m);
     uint32_t size = 16;
@@ -317,14 +317,14 @@ int mg__strmap_init(mg__strmap *m, uint32_t expected)
     m->klens = malloc(m->cap * sizeof *m->klens);
     m->vals = malloc(m->cap * sizeof *m->vals);
     if (!m->slots || !m->keys || !m->klens || !m->vals) {
-        mg__strmap_free(m);
+        mg__tok_strmap_free(m);
         return MG_ENOMEM;
     }
     m->mask = size - 1;
     return 0;
 }
 
-void mg__strmap_free(mg__strmap *m)
+void mg__tok_strmap_free(mg__tok_strmap *m)
 {
     free(m->slots);
     free(m->keys);
@@ -333,16 +333,16 @@ void mg__strmap_free(mg__strmap *m)
     memset(m, 0, sizeof *m);
 }
 
-static int strmap_grow(mg__strmap *m)
+static int strmap_grow(mg__tok_strmap *m)
 {
     uint32_t size = (m->mask + 1) * 2;
-    uint32_t *slots = calloc(size, sizeof *slots);
+    uint64_t *slots = calloc(size, sizeof *slots);
     if (!slots) return MG_ENOMEM;
     for (uint32_t i = 0; i < m->n; i++) {
         uint64_t h = hash_bytes(m->keys[i], m->klens[i]);
         uint32_t j = (uint32_t)h & (size - 1);
         while (slots[j]) j = (j + 1) & (size - 1);
-        slots[j] = i + 1;
+        slots[j] = (h & 0xFFFFFFFF00000000ull) | (i + 1);
     }
     free(m->slots);
     m->slots = slots;
@@ -350,13 +350,14 @@ static int strmap_grow(mg__strmap *m)
     return 0;
 }
 
-int mg__strmap_put(mg__strmap *m, const char *k, uint32_t klen, int32_t v)
+int mg__tok_strmap_put(mg__tok_strmap *m, const char *k, uint32_t klen, int32_t v)
 {
-    uint64_t h = hash_bytes(k, klen);
+    uint64_t h = hash_bytes(k, klen), tag = h & 0xFFFFFFFF00000000ull;
     uint32_t j = (uint32_t)h & m->mask;
     while (m->slots[j]) {
-        uint32_t i = m->slots[j] - 1;
-        if (m->klens[i] == klen && memcmp(m->keys[i], k, klen) == 0) {
+        uint32_t i = (uint32_t)m->slots[j] - 1;
+        if ((m->slots[j] & 0xFFFFFFFF00000000ull) == tag && m->klens[i] == klen &&
+            memcmp(m->keys[i], k, klen) == 0) {
             m->vals[i] = v;
             return 0;
         }
@@ -378,19 +379,21 @@ int mg__strmap_put(mg__strmap *m, const char *k, uint32_t klen, int32_t v)
     m->keys[m->n] = k;
     m->klens[m->n] = klen;
     m->vals[m->n] = v;
-    m->slots[j] = ++m->n;
+    m->slots[j] = tag | ++m->n;
     if ((uint64_t)m->n * 2 > m->mask) return strmap_grow(m);
     return 0;
 }
 
-int32_t mg__strmap_get(const mg__strmap *m, const char *k, size_t klen)
+int32_t mg__tok_strmap_get(const mg__tok_strmap *m, const char *k, size_t klen)
 {
     if (!m->slots) return -1;
-    uint64_t h = hash_bytes(k, klen);
+    uint64_t h = hash_bytes(k, klen), tag = h & 0xFFFFFFFF00000000ull;
     uint32_t j = (uint32_t)h & m->mask;
     while (m->slots[j]) {
-        uint32_t i = m->slots[j] - 1;
-        if (m->klens[i] == klen && memcmp(m->keys[i], k, klen) == 0) return m->vals[i];
+        uint32_t i = (uint32_t)m->slots[j] - 1;
+        if ((m->slots[j] & 0xFFFFFFFF00000000ull) == tag && m->klens[i] == klen &&
+            memcmp(m->keys[i], k, klen) == 0)
+            return m->vals[i];
         j = (j + 1) & m->mask;
     }
     return -1;
@@ -406,7 +409,7 @@ static inline uint32_t hash_pair(uint64_t key)
     return (uint32_t)key;
 }
 
-int mg__pairmap_init(mg__pairmap *m, uint32_t expected)
+int mg__tok_pairmap_init(mg__tok_pairmap *m, uint32_t expected)
 {
     uint32_t size = 16;
     while (size < expected * 2 + 2) size *= 2;
@@ -417,25 +420,25 @@ int mg__pairmap_init(mg__pairmap *m, uint32_t expected)
     return 0;
 }
 
-void mg__pairmap_free(mg__pairmap *m)
+void mg__tok_pairmap_free(mg__tok_pairmap *m)
 {
     free(m->slots);
     memset(m, 0, sizeof *m);
 }
 
-/* The map is sized for all merges up front (mg__pairmap_init), so put never
+/* The map is sized for all merges up front (mg__tok_pairmap_init), so put never
  * grows; a later duplicate overwrites (rank of the last occurrence, as the
  * reference's HashMap collect). */
-void mg__pairmap_put(mg__pairmap *m, int32_t a, int32_t b, uint32_t rank, int32_t new_id)
+void mg__tok_pairmap_put(mg__tok_pairmap *m, int32_t a, int32_t b, uint32_t rank, int32_t new_id)
 {
     uint64_t key = (((uint64_t)(uint32_t)a << 32) | (uint32_t)b) + 1;
     uint32_t j = hash_pair(key) & m->mask;
     while (m->slots[j].key && m->slots[j].key != key) j = (j + 1) & m->mask;
     if (!m->slots[j].key) m->n++;
-    m->slots[j] = (mg__merge){key, rank, new_id};
+    m->slots[j] = (mg__tok_merge){key, rank, new_id};
 }
 
-const mg__merge *mg__pairmap_get(const mg__pairmap *m, int32_t a, int32_t b)
+const mg__tok_merge *mg__tok_pairmap_get(const mg__tok_pairmap *m, int32_t a, int32_t b)
 {
     uint64_t key = (((uint64_t)(uint32_t)a << 32) | (uint32_t)b) + 1;
     uint32_t j = hash_pair(key) & m->mask;
