@@ -1,0 +1,205 @@
+/* cmd_bench.c — `moegen bench`: prefill and decode throughput of the engine
+ * on synthetic prompts, plus peak resident memory (VmHWM).
+ *
+ * B requests of P pseudo-random prompt tokens are submitted together; the
+ * prefill phase lasts until every request has its first token, the decode
+ * phase until each has G tokens (eos ignored, so every run does the same
+ * work). Speed is measured here, never in tests. */
+#include <jansson.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "mg_cli.h"
+#include "mg_engine.h"
+#include "mg_model.h"
+
+static double now_s(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return ts.tv_sec + ts.tv_nsec * 1e-9;
+}
+
+/* Peak resident set size in MiB from /proc/self/status (-1 when unknown). */
+static double vm_hwm_mib(void)
+{
+    FILE *f = fopen("/proc/self/status", "r");
+    if (!f) return -1;
+    char line[256];
+    double kb = -1;
+    while (fgets(line, sizeof line, f))
+        if (!strncmp(line, "VmHWM:", 6)) kb = atof(line + 6);
+    fclose(f);
+    return kb < 0 ? -1 : kb / 1024.0;
+}
+
+static const char *usage = "--model PATH [--base-model B] [--strategy S] [--batch B] "
+                           "[--prompt-tokens P] [--gen-tokens G] [--threads T] [--dtype D] "
+                           "[--merge] [--json]";
+
+static int run(int argc, char **argv)
+{
+    const char *model = NULL, *base = NULL, *strategy = NULL, *dtype = NULL;
+    long batch = 1, prompt_tokens = 128, gen_tokens = 64, threads = 0;
+    bool json = false, merge = false;
+    mg_opt opts[] = {
+        {"model", MG_OPT_STRING, &model, "PATH", "model folder (required)"},
+        {"base-model", MG_OPT_STRING, &base, "B", "base model (default: from the model)"},
+        {"strategy", MG_OPT_STRING, &strategy, "S",
+         "routing strategy (default: router, or base for a model without experts)"},
+        {"batch", MG_OPT_INT, &batch, "B", "sequences decoded together (default 1)"},
+        {"prompt-tokens", MG_OPT_INT, &prompt_tokens, "P", "prompt length (default 128)"},
+        {"gen-tokens", MG_OPT_INT, &gen_tokens, "G", "tokens generated per sequence (default 64)"},
+        {"threads", MG_OPT_INT, &threads, "T", "CPU threads (default 0 = all cores)"},
+        {"dtype", MG_OPT_STRING, &dtype, "D", "float32|bfloat16|float16 (default: as stored)"},
+        {"merge", MG_OPT_FLAG, &merge, NULL, "merge the expert of single:N into the base weights"},
+        {"json", MG_OPT_FLAG, &json, NULL, "print one JSON object"},
+        {NULL, 0, NULL, NULL, NULL}};
+    int pr = mg_cli_parse("bench", usage, opts, argc, argv, NULL);
+    if (pr == 1) return MG_EXIT_OK;
+    if (pr < 0) return MG_EXIT_USAGE;
+    if (!model) {
+        mg_cli_error("bench", "--model is required");
+        return MG_EXIT_USAGE;
+    }
+    if (batch < 1 || batch > 1024 || prompt_tokens < 1 || prompt_tokens > 100000 ||
+        gen_tokens < 2 || gen_tokens > 100000 || threads < 0 || threads > 1024) {
+        mg_cli_error("bench", "--batch 1..1024, --prompt-tokens >= 1, --gen-tokens >= 2, "
+                              "--threads >= 0");
+        return MG_EXIT_USAGE;
+    }
+    mg_error err = {0};
+    mg_strategy strat;
+    if (mg_strategy_parse(strategy ? strategy : "router", &strat, &err) < 0) {
+        mg_cli_error("bench", "--strategy: %s", err.msg);
+        return MG_EXIT_USAGE;
+    }
+    if (merge && strat.kind != MG_STRATEGY_SINGLE) {
+        mg_cli_error("bench", "--merge needs --strategy single:N");
+        return MG_EXIT_USAGE;
+    }
+    mg_model_params mp = mg_model_default_params();
+    mp.path = model;
+    mp.base_model = base;
+    if (dtype) {
+        if (!strcmp(dtype, "float32"))
+            mp.dtype = MG_DTYPE_F32;
+        else if (!strcmp(dtype, "bfloat16"))
+            mp.dtype = MG_DTYPE_BF16;
+        else if (!strcmp(dtype, "float16"))
+            mp.dtype = MG_DTYPE_F16;
+        else {
+            mg_cli_error("bench", "--dtype: '%s' is not float32, bfloat16 or float16", dtype);
+            return MG_EXIT_USAGE;
+        }
+    }
+    int rc = MG_EXIT_FAIL;
+    mg_model *m = NULL;
+    mg_engine *e = NULL;
+    int32_t *ids = NULL;
+    double t_load = now_s();
+    int r = mg_model_load(&mp, &m, &err);
+    if (r < 0) {
+        mg_cli_error("bench", "%s", err.msg);
+        return r == MG_ENOMEM ? MG_EXIT_FAIL : MG_EXIT_USAGE;
+    }
+    t_load = now_s() - t_load;
+    if (!strategy && m->n_experts == 0) strat.kind = MG_STRATEGY_BASE;
+    if (mg_strategy_check(&strat, m, &err) < 0) {
+        mg_cli_error("bench", "--strategy: %s", err.msg);
+        rc = MG_EXIT_USAGE;
+        goto done;
+    }
+    mg_engine_params ep = mg_engine_default_params();
+    ep.n_threads = (int)threads;
+    ep.max_batch = (int)batch;
+    ep.prefill_chunk = (int)(prompt_tokens < 512 ? prompt_tokens : 512);
+    ep.merge_single = merge;
+    ep.merge_expert = strat.expert;
+    if ((r = mg_engine_new(m, &ep, &e, &err)) < 0) {
+        mg_cli_error("bench", "%s", err.msg);
+        goto done;
+    }
+    int V = m->config.vocab_size;
+    ids = malloc(sizeof(int32_t) * (size_t)prompt_tokens * batch);
+    if (!ids) goto done;
+    uint64_t x = 0x9e3779b97f4a7c15ULL;
+    for (long i = 0; i < prompt_tokens * batch; i++) {
+        x ^= x << 13, x ^= x >> 7, x ^= x << 17;
+        ids[i] = (int32_t)(x % (uint64_t)V);
+    }
+    for (long b = 0; b < batch; b++) {
+        if (m->config.bos_token_id >= 0) ids[b * prompt_tokens] = m->config.bos_token_id;
+        mg_request rq = {.id = (uint64_t)b + 1,
+                         .prompt_ids = ids + b * prompt_tokens,
+                         .n_prompt = (int)prompt_tokens,
+                         .max_new_tokens = (int)gen_tokens,
+                         .strategy = strat,
+                         .sampling = {.greedy = true},
+                         .sample_index = (uint32_t)b,
+                         .ignore_eos = true};
+        if ((r = mg_engine_submit(e, &rq, &err)) < 0) {
+            mg_cli_error("bench", "%s", err.msg);
+            goto done;
+        }
+    }
+    /* Prefill: until every sequence has its first token. */
+    long firsts = 0, decoded = 0;
+    double t0 = now_s(), t_prefill = 0;
+    mg_token_event *ev = malloc(sizeof(*ev) * (size_t)batch * 2);
+    if (!ev) goto done;
+    while (mg_engine_active(e) > 0) {
+        int ne = 0;
+        if ((r = mg_engine_step(e, ev, (int)batch * 2, &ne, &err)) < 0) {
+            mg_cli_error("bench", "%s", err.msg);
+            free(ev);
+            goto done;
+        }
+        for (int i = 0; i < ne; i++) {
+            if (ev[i].token < 0) continue;
+            if (ev[i].n_generated == 1)
+                firsts++;
+            else
+                decoded++;
+        }
+        if (firsts == batch && t_prefill == 0) {
+            t_prefill = now_s() - t0;
+            t0 = now_s();
+        }
+    }
+    double t_decode = now_s() - t0;
+    free(ev);
+    double pre_tps = (double)batch * prompt_tokens / t_prefill;
+    double dec_tps = decoded / t_decode;
+    double hwm = vm_hwm_mib();
+    char sbuf[32];
+    mg_strategy_format(&strat, sbuf, sizeof sbuf);
+    if (json) {
+        json_t *o = json_pack(
+            "{s:s,s:s,s:i,s:i,s:i,s:i,s:f,s:f,s:f,s:f,s:f,s:f}", "model", model, "strategy", sbuf,
+            "batch", (int)batch, "prompt_tokens", (int)prompt_tokens, "gen_tokens", (int)gen_tokens,
+            "threads", (int)threads, "load_s", t_load, "prefill_s", t_prefill, "prefill_tok_s",
+            pre_tps, "decode_s", t_decode, "decode_tok_s", dec_tps, "peak_rss_mib", hwm);
+        char *s = o ? json_dumps(o, JSON_COMPACT) : NULL;
+        if (s) printf("%s\n", s);
+        free(s);
+        json_decref(o);
+    } else {
+        printf("model %s  strategy %s  batch %ld  prompt %ld  gen %ld\n", model, sbuf, batch,
+               prompt_tokens, gen_tokens);
+        printf("load     %8.2f s\n", t_load);
+        printf("prefill  %8.1f tok/s  (%.3f s)\n", pre_tps, t_prefill);
+        printf("decode   %8.1f tok/s  (%.3f s, %ld tokens)\n", dec_tps, t_decode, decoded);
+        printf("peak rss %8.1f MiB (VmHWM)\n", hwm);
+    }
+    rc = MG_EXIT_OK;
+done:
+    free(ids);
+    mg_engine_free(e);
+    mg_model_free(m);
+    return rc;
+}
+
+const mg_command mg_cmd_bench = {"bench", "prefill/decode tokens per second and peak memory", run};
