@@ -353,3 +353,23 @@ Test(model, names)
     cr_assert_str_eq(mg_proj_name(MG_PROJ_DOWN), "down_proj");
     cr_assert_str_eq(mg_model_format_name(MG_FORMAT_DYLORA_CHECKPOINT), "dylora-moe (checkpoint)");
 }
+
+Test(model, tiny_dylora_example)
+{
+    /* examples/tiny-dylora: self-contained best_model layout (base in a sub-folder) */
+    mg_model_params p = mg_model_default_params();
+    p.path = MG_SOURCE_DIR "/examples/tiny-dylora";
+    mg_model *m = NULL;
+    mg_error err = {0};
+    cr_assert_eq(mg_model_load(&p, &m, &err), 0, "%s", err.msg);
+    cr_assert_eq(m->format, MG_FORMAT_DYLORA_BEST);
+    cr_assert_eq(m->n_experts, 3);
+    cr_assert_eq(m->config.vocab_size, 768);
+    cr_assert_eq(m->config.n_layers, 4);
+    cr_assert_eq(m->config.eos_token_ids[0], 0);
+    cr_assert(m->has_router);
+    cr_assert(strstr(m->tokenizer_path, "examples/tiny-dylora"));
+    cr_assert(strstr(m->base_path, "tiny-dylora-base"));
+    cr_assert_float_eq(m->experts[2].modules[3 * MG_PROJ_COUNT + MG_PROJ_O].scaling, 2.0f, 0);
+    mg_model_free(m);
+}
