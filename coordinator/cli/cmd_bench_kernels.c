@@ -7,6 +7,9 @@
  * reference (torch) is tools/bench_kernels_ref.py run in the same session. */
 #include "mg_cli.h"
 #include "mg_kernels.h"
+#ifdef MOEGEN_HAVE_CUDA
+#include "mg_kernels_cuda.h"
+#endif
 
 #include <math.h>
 #include <stdio.h>
@@ -91,10 +94,109 @@ static void fill_weights(void *W, mg_dtype t, size_t n)
     }
 }
 
+#ifdef MOEGEN_HAVE_CUDA
+/* The same table on GPU 0 through mg_cuda_matmul (cuBLAS), next to the
+ * device's copy bandwidth (cudaMemcpy device to device, read + write). */
+static int bench_cuda(const char *only, bool quick, long min_ms, bool json)
+{
+    int ndev = 0;
+    mg_error err = {0};
+    mg_cuda_device_count(&ndev, &err);
+    if (ndev == 0) {
+        mg_cli_error("bench-kernels", "--cuda: no CUDA device%s%s", err.msg[0] ? ": " : "",
+                     err.msg);
+        return MG_EXIT_FAIL;
+    }
+    char name[256];
+    size_t fb = 0, tb = 0;
+    mg_cuda_ctx *c = NULL;
+    if (mg_cuda_device_info(0, name, sizeof name, &fb, &tb, &err) < 0 ||
+        mg_cuda_ctx_new(0, &c, &err) < 0) {
+        mg_cli_error("bench-kernels", "--cuda: %s", err.msg);
+        return MG_EXIT_FAIL;
+    }
+    int status = MG_EXIT_OK;
+    size_t bw_bytes = (size_t)1 << 30;
+    void *a = NULL, *b = NULL;
+    double best = 1e30;
+    if (mg_cuda_alloc(c, bw_bytes, &a, &err) < 0 || mg_cuda_alloc(c, bw_bytes, &b, &err) < 0)
+        goto fail;
+    for (int r = 0; r < 10; r++) {
+        double t0 = now_s();
+        if (mg_cuda_copy(c, a, b, bw_bytes, &err) < 0 || mg_cuda_sync(c, &err) < 0) goto fail;
+        double t = now_s() - t0;
+        if (t < best) best = t;
+    }
+    mg_cuda_dealloc(a), mg_cuda_dealloc(b);
+    a = b = NULL;
+    if (json)
+        printf("{\"op\":\"cuda_memory\",\"device\":\"%s\",\"copy_gbs\":%.1f}\n", name,
+               2.0 * bw_bytes / best / 1e9);
+    else
+        printf("\ncuda device 0: %s, %.1f GiB; copy bandwidth %.1f GB/s (read + write)\n", name,
+               tb / 1073741824.0, 2.0 * bw_bytes / best / 1e9);
+    static const mg_dtype dts[] = {MG_DTYPE_F32, MG_DTYPE_BF16, MG_DTYPE_F16};
+    static const int ns[] = {1, 16, 64, 256};
+    for (size_t s = 0; s < sizeof shapes / sizeof *shapes; s++) {
+        const shape *sh = &shapes[s];
+        if (only && !strstr(sh->name, only)) continue;
+        if (quick && strncmp(sh->name, "smollm2", 7) != 0) continue;
+        for (size_t d = 0; d < 3; d++) {
+            size_t wn = (size_t)sh->m * sh->k, wbytes = wn * mg_dtype_size(dts[d]);
+            void *W = malloc(wbytes), *dW = NULL, *dx = NULL, *dy = NULL;
+            if (!W) goto fail;
+            fill_weights(W, dts[d], wn);
+            int rc = mg_cuda_alloc(c, wbytes, &dW, &err);
+            if (rc == 0) rc = mg_cuda_upload(c, dW, W, wbytes, &err);
+            free(W);
+            if (rc == 0) rc = mg_cuda_alloc(c, (size_t)256 * sh->k * sizeof(float), &dx, &err);
+            if (rc == 0) rc = mg_cuda_alloc(c, (size_t)256 * sh->m * sizeof(float), &dy, &err);
+            for (int bi = 0; rc == 0 && bi < 4; bi++) {
+                int nn = ns[bi];
+                rc = mg_cuda_matmul(c, dy, dx, dW, dts[d], nn, sh->k, sh->m, false, &err);
+                if (rc == 0) rc = mg_cuda_sync(c, &err);
+                double bt = 1e30, total = 0;
+                int reps = 1;
+                while (rc == 0 && total < min_ms * 1e-3) {
+                    double t0 = now_s();
+                    for (int r = 0; rc == 0 && r < reps; r++)
+                        rc = mg_cuda_matmul(c, dy, dx, dW, dts[d], nn, sh->k, sh->m, false, &err);
+                    if (rc == 0) rc = mg_cuda_sync(c, &err);
+                    double t = now_s() - t0;
+                    total += t;
+                    if (t / reps < bt) bt = t / reps;
+                    if (t < 0.02) reps *= 2;
+                }
+                if (rc < 0) break;
+                double gflops = 2.0 * nn * sh->k * (double)sh->m / bt / 1e9;
+                if (json)
+                    printf("{\"op\":\"cuda_matmul\",\"shape\":\"%s\",\"dtype\":\"%s\",\"n\":%d,"
+                           "\"time_us\":%.2f,\"gflops\":%.1f,\"weight_gbs\":%.1f}\n",
+                           sh->name, mg_dtype_name(dts[d]), nn, bt * 1e6, gflops,
+                           wbytes / bt / 1e9);
+                else
+                    printf("cuda %-24s %-5s %3d %10.1f %9.1f %9.1f\n", sh->name,
+                           mg_dtype_name(dts[d]), nn, bt * 1e6, gflops, wbytes / bt / 1e9);
+                fflush(stdout);
+            }
+            mg_cuda_dealloc(dW), mg_cuda_dealloc(dx), mg_cuda_dealloc(dy);
+            if (rc < 0) goto fail;
+        }
+    }
+    mg_cuda_ctx_free(c);
+    return status;
+fail:
+    mg_cuda_dealloc(a), mg_cuda_dealloc(b);
+    mg_cli_error("bench-kernels", "--cuda: %s", err.msg[0] ? err.msg : "out of host memory");
+    mg_cuda_ctx_free(c);
+    return MG_EXIT_FAIL;
+}
+#endif
+
 static int run(int argc, char **argv)
 {
     long threads = 0, min_ms = 300;
-    bool json = false, quick = false, scalar = false;
+    bool json = false, quick = false, scalar = false, cuda = false;
     const char *only = NULL;
     const mg_opt opts[] = {
         {"threads", MG_OPT_INT, &threads, "N",
@@ -107,6 +209,8 @@ static int run(int argc, char **argv)
         {"quick", MG_OPT_FLAG, &quick, NULL, "SmolLM2 shapes and n = 1, 16 only (default off)"},
         {"scalar", MG_OPT_FLAG, &scalar, NULL, "force the scalar kernels (default: best detected)"},
         {"json", MG_OPT_FLAG, &json, NULL, "one JSON object per line instead of a table"},
+        {"cuda", MG_OPT_FLAG, &cuda, NULL,
+         "also benchmark the CUDA matmul (cuBLAS) on GPU 0 (default off)"},
         {0},
     };
     int rc = mg_cli_parse("bench-kernels", "[options]", opts, argc, argv, NULL);
@@ -119,6 +223,12 @@ static int run(int argc, char **argv)
         mg_cli_error("bench-kernels", "--min-ms: %ld is not in 1..600000", min_ms);
         return MG_EXIT_USAGE;
     }
+#ifndef MOEGEN_HAVE_CUDA
+    if (cuda) {
+        mg_cli_error("bench-kernels", "--cuda: this moegen was built without CUDA");
+        return MG_EXIT_USAGE;
+    }
+#endif
     mg_error err = {0};
     mg_kpool *pool = NULL;
     if (mg_kpool_new((int)threads, &pool, &err) < 0) {
@@ -221,6 +331,9 @@ static int run(int argc, char **argv)
     }
     mg_k_cpu_force_scalar(false);
     mg_kpool_free(pool);
+#ifdef MOEGEN_HAVE_CUDA
+    if (status == MG_EXIT_OK && cuda) status = bench_cuda(only, quick, min_ms, json);
+#endif
     return status;
 }
 
