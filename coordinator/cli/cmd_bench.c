@@ -35,15 +35,81 @@ static double vm_hwm_mib(void)
     return kb < 0 ? -1 : kb / 1024.0;
 }
 
+typedef struct bw_job {
+    const float *buf;
+    size_t n;
+    int parts;
+    double sums[256];
+} bw_job;
+
+static void bw_part(int i, void *arg)
+{
+    bw_job *j = arg;
+    size_t per = j->n / j->parts, a = per * i, b = i == j->parts - 1 ? j->n : a + per;
+    /* Eight independent accumulators keep the loads, not the adds, the limit. */
+    float acc[8] = {0};
+    size_t k = a;
+    for (; k + 8 <= b; k += 8)
+        for (int t = 0; t < 8; t++) acc[t] += j->buf[k + t];
+    for (; k < b; k++) acc[0] += j->buf[k];
+    double s = 0;
+    for (int t = 0; t < 8; t++) s += acc[t];
+    j->sums[i] = s;
+}
+
+/* Read bandwidth in GB/s with `threads` threads over a 512 MiB buffer: the
+ * best of three passes of a parallel sum (what a batch-1 decode does to the
+ * weights). Returns -1 on failure. */
+static double read_bandwidth_gbs(int threads)
+{
+    size_t n = (512u << 20) / sizeof(float);
+    float *buf = malloc(n * sizeof(float));
+    mg_kpool *pool = NULL;
+    if (!buf || mg_kpool_new(threads, &pool, NULL) < 0) {
+        free(buf);
+        return -1;
+    }
+    for (size_t i = 0; i < n; i++) buf[i] = (float)(i & 7);
+    bw_job j = {.buf = buf, .n = n};
+    j.parts = mg_kpool_size(pool);
+    if (j.parts > 256) j.parts = 256;
+    double best = 0;
+    for (int pass = 0; pass < 3; pass++) {
+        double t = now_s();
+        mg_kpool_run(pool, j.parts, bw_part, &j);
+        t = now_s() - t;
+        double gbs = n * sizeof(float) / t / 1e9;
+        if (gbs > best) best = gbs;
+    }
+    mg_kpool_free(pool);
+    free(buf);
+    return best;
+}
+
+/* Bytes of weights one decode step reads: every layer's projections and
+ * norms, the final norm and lm_head (embedding rows are negligible). */
+static double weight_bytes(const mg_model *m)
+{
+    double b = 0;
+    for (int l = 0; l < m->config.n_layers; l++) {
+        const mg_layer_weights *lw = &m->layers[l];
+        for (int p = 0; p < MG_PROJ_COUNT; p++)
+            b += (double)mg_tensor_numel(&lw->proj[p]) * mg_dtype_size(lw->proj[p].dtype);
+        b += (double)mg_tensor_numel(&lw->attn_norm) * mg_dtype_size(lw->attn_norm.dtype) * 2;
+    }
+    b += (double)mg_tensor_numel(&m->lm_head) * mg_dtype_size(m->lm_head.dtype);
+    return b;
+}
+
 static const char *usage = "--model PATH [--base-model B] [--strategy S] [--batch B] "
                            "[--prompt-tokens P] [--gen-tokens G] [--threads T] [--dtype D] "
-                           "[--merge] [--json]";
+                           "[--merge] [--bandwidth] [--json]";
 
 static int run(int argc, char **argv)
 {
     const char *model = NULL, *base = NULL, *strategy = NULL, *dtype = NULL;
     long batch = 1, prompt_tokens = 128, gen_tokens = 64, threads = 0;
-    bool json = false, merge = false;
+    bool json = false, merge = false, bandwidth = false;
     mg_opt opts[] = {
         {"model", MG_OPT_STRING, &model, "PATH", "model folder (required)"},
         {"base-model", MG_OPT_STRING, &base, "B", "base model (default: from the model)"},
@@ -55,6 +121,8 @@ static int run(int argc, char **argv)
         {"threads", MG_OPT_INT, &threads, "T", "CPU threads (default 0 = all cores)"},
         {"dtype", MG_OPT_STRING, &dtype, "D", "float32|bfloat16|float16 (default: as stored)"},
         {"merge", MG_OPT_FLAG, &merge, NULL, "merge the expert of single:N into the base weights"},
+        {"bandwidth", MG_OPT_FLAG, &bandwidth, NULL,
+         "also measure read bandwidth (512 MiB) and the batch-1 decode bound"},
         {"json", MG_OPT_FLAG, &json, NULL, "print one JSON object"},
         {NULL, 0, NULL, NULL, NULL}};
     int pr = mg_cli_parse("bench", usage, opts, argc, argv, NULL);
@@ -174,6 +242,9 @@ static int run(int argc, char **argv)
     double pre_tps = (double)batch * prompt_tokens / t_prefill;
     double dec_tps = decoded / t_decode;
     double hwm = vm_hwm_mib();
+    double wbytes = weight_bytes(m);
+    double bw = bandwidth ? read_bandwidth_gbs((int)threads) : -1;
+    double bound = bw > 0 ? bw * 1e9 / wbytes * batch : -1;
     char sbuf[32];
     mg_strategy_format(&strat, sbuf, sizeof sbuf);
     if (json) {
@@ -193,6 +264,9 @@ static int run(int argc, char **argv)
         printf("prefill  %8.1f tok/s  (%.3f s)\n", pre_tps, t_prefill);
         printf("decode   %8.1f tok/s  (%.3f s, %ld tokens)\n", dec_tps, t_decode, decoded);
         printf("peak rss %8.1f MiB (VmHWM)\n", hwm);
+        printf("weights  %8.1f MiB read per decode step\n", wbytes / 1048576.0);
+        if (bw > 0)
+            printf("read bw  %8.2f GB/s -> decode bound %.1f tok/s at this batch\n", bw, bound);
     }
     rc = MG_EXIT_OK;
 done:
