@@ -180,6 +180,9 @@ mg__pk *mg__pk_get(const mg__pk *dict, const char *key);
  * arena is freed. */
 int mg__pt_load(mg_model_storage *s, const char *path, mg__tset *ts, mg__pk_arena *arena,
                 mg__pk **root, mg_error *err);
+/* The same on a buffer the caller keeps alive (`file` names it in messages). */
+int mg__pt_parse(mg_model_storage *s, const char *file, const uint8_t *buf, size_t len,
+                 mg__tset *ts, mg__pk_arena *arena, mg__pk **root, mg_error *err);
 
 /* ---- configs and files ---------------------------------------------------------- */
 

@@ -140,6 +140,14 @@ int mg__pt_load(mg_model_storage *s, const char *path, mg__tset *ts, mg__pk_aren
     if (!file) return mg_error_set(err, MG_ENOMEM, "%s: out of memory", path);
     int rc = mg__map_file(s, path, &buf, &len, err);
     if (rc < 0) return rc;
+    return mg__pt_parse(s, file, buf, len, ts, arena, root, err);
+}
+
+int mg__pt_parse(mg_model_storage *s, const char *file, const uint8_t *buf, size_t len,
+                 mg__tset *ts, mg__pk_arena *arena, mg__pk **root, mg_error *err)
+{
+    const char *path = file;
+    int rc;
     if (len >= 2 && buf[0] == 0x80 && buf[1] <= 5)
         return mg_error_set(err, MG_EUNSUPPORTED,
                             "%s: legacy (pre-1.6, non-zip) torch.save format is not supported; "
