@@ -91,6 +91,15 @@ void mg_k_softmax(float *x, int n, int d);
 void mg_k_attention(float *out, const float *q, const float *k, const float *v, int n_q, int n_kv,
                     int q_pos0, int n_heads, int n_kv_heads, int head_dim, float scale, int window,
                     float *scratch /* [n_kv] */);
+/* The scalar twin (mg_k_attention picks AVX2 when the CPU has it). */
+void mg_k_attention_ref(float *out, const float *q, const float *k, const float *v, int n_q,
+                        int n_kv, int q_pos0, int n_heads, int n_kv_heads, int head_dim,
+                        float scale, int window, float *scratch /* [n_kv] */);
+/* mg_k_attention with the (query, head) rows split across the pool; scratch
+ * holds mg_kpool_size(pool) * n_kv floats (one score row per thread). */
+void mg_k_attention_pool(mg_kpool *pool, float *out, const float *q, const float *k, const float *v,
+                         int n_q, int n_kv, int q_pos0, int n_heads, int n_kv_heads, int head_dim,
+                         float scale, int window, float *scratch);
 
 /* Same as mg_k_rope with cos and sin multiplied by `attn_scale` before use, as
  * transformers does for the rope_scaling variants that return an attention

@@ -94,6 +94,80 @@ static void fill_weights(void *W, mg_dtype t, size_t n)
     }
 }
 
+/* Decode-step attention (one query per head against n_kv cached positions)
+ * at SmolLM2 and codegemma head layouts: the scalar reference, the AVX2
+ * kernel on one thread, and the pooled kernel. */
+typedef void (*attn_fn)(mg_kpool *pool, float *out, const float *q, const float *k, const float *v,
+                        int n_kv, int nh, int kvh, int hd, float *scratch);
+static void att_ref(mg_kpool *pool, float *out, const float *q, const float *k, const float *v,
+                    int n_kv, int nh, int kvh, int hd, float *scratch)
+{
+    mg_k_attention_ref(out, q, k, v, 1, n_kv, n_kv - 1, nh, kvh, hd, 0.125f, 0, scratch);
+}
+static void att_opt(mg_kpool *pool, float *out, const float *q, const float *k, const float *v,
+                    int n_kv, int nh, int kvh, int hd, float *scratch)
+{
+    mg_k_attention(out, q, k, v, 1, n_kv, n_kv - 1, nh, kvh, hd, 0.125f, 0, scratch);
+}
+static void att_pool(mg_kpool *pool, float *out, const float *q, const float *k, const float *v,
+                     int n_kv, int nh, int kvh, int hd, float *scratch)
+{
+    mg_k_attention_pool(pool, out, q, k, v, 1, n_kv, n_kv - 1, nh, kvh, hd, 0.125f, 0, scratch);
+}
+
+static int bench_attention(mg_kpool *pool, long min_ms, bool json)
+{
+    static const struct {
+        const char *name;
+        int nh, kvh, hd;
+    } layouts[] = {{"smollm2-135m", 9, 3, 64}, {"codegemma-2b", 8, 1, 256}};
+    static const int lens[] = {256, 2048};
+    static const struct {
+        const char *name;
+        attn_fn fn;
+    } impls[] = {{"ref", att_ref}, {"opt", att_opt}, {"pool", att_pool}};
+    if (!json) printf("\n%-24s %5s %-5s %10s\n", "attention (decode)", "n_kv", "impl", "time_us");
+    for (int l = 0; l < 2; l++) {
+        for (int n = 0; n < 2; n++) {
+            int nh = layouts[l].nh, kvh = layouts[l].kvh, hd = layouts[l].hd, nkv = lens[n];
+            float *q = malloc(sizeof(float) * nh * hd), *o = malloc(sizeof(float) * nh * hd);
+            float *k = malloc(sizeof(float) * nkv * kvh * hd),
+                  *v = malloc(sizeof(float) * nkv * kvh * hd);
+            float *scr = malloc(sizeof(float) * nkv * mg_kpool_size(pool));
+            if (!q || !o || !k || !v || !scr) {
+                free(q), free(o), free(k), free(v), free(scr);
+                mg_cli_error("bench-kernels", "out of memory for the attention benchmark");
+                return MG_EXIT_FAIL;
+            }
+            for (int i = 0; i < nh * hd; i++) q[i] = (float)(i % 11) * 0.1f;
+            for (size_t i = 0; i < (size_t)nkv * kvh * hd; i++)
+                k[i] = (float)(i % 13) * 0.05f, v[i] = (float)(i % 7) * 0.1f;
+            for (int m = 0; m < 3; m++) {
+                double best = 1e30, total = 0;
+                int reps = 1;
+                while (total < min_ms * 1e-3) {
+                    double t0 = now_s();
+                    for (int r = 0; r < reps; r++)
+                        impls[m].fn(pool, o, q, k, v, nkv, nh, kvh, hd, scr);
+                    double t = now_s() - t0;
+                    total += t;
+                    if (t / reps < best) best = t / reps;
+                    if (t < 0.02) reps *= 2;
+                }
+                if (json)
+                    printf("{\"op\":\"attention_decode\",\"layout\":\"%s\",\"n_kv\":%d,"
+                           "\"impl\":\"%s\",\"time_us\":%.2f}\n",
+                           layouts[l].name, nkv, impls[m].name, best * 1e6);
+                else
+                    printf("%-24s %5d %-5s %10.1f\n", layouts[l].name, nkv, impls[m].name,
+                           best * 1e6);
+            }
+            free(q), free(o), free(k), free(v), free(scr);
+        }
+    }
+    return MG_EXIT_OK;
+}
+
 #ifdef MOEGEN_HAVE_CUDA
 /* The same table on GPU 0 through mg_cuda_matmul (cuBLAS), next to the
  * device's copy bandwidth (cudaMemcpy device to device, read + write). */
@@ -329,6 +403,7 @@ static int run(int argc, char **argv)
             free(W), free(x), free(y);
         }
     }
+    if (status == MG_EXIT_OK && !only) status = bench_attention(pool, min_ms, json);
     mg_k_cpu_force_scalar(false);
     mg_kpool_free(pool);
 #ifdef MOEGEN_HAVE_CUDA

@@ -22,9 +22,14 @@ static bool have_avx2(void)
 #endif
 }
 
+bool mg__use_avx2(void)
+{
+    return !force_scalar && have_avx2();
+}
+
 const char *mg_k_cpu_isa(void)
 {
-    return (!force_scalar && have_avx2()) ? "avx2" : "scalar";
+    return mg__use_avx2() ? "avx2" : "scalar";
 }
 
 void mg_k_cpu_force_scalar(bool force)
@@ -68,7 +73,7 @@ void mg_k_matmul(mg_kpool *pool, float *y, const float *x, const void *W, mg_dty
     if (n <= 0 || m <= 0) return;
     mm_job job = {.a = {y, x, W, wt, n, k, m, accumulate}, .rows = mg__matmul_rows_scalar};
 #if defined(__x86_64__)
-    if (!force_scalar && have_avx2()) job.rows = mg__matmul_rows_avx2;
+    if (mg__use_avx2()) job.rows = mg__matmul_rows_avx2;
 #endif
     int threads = mg_kpool_size(pool);
     /* About four items per thread balances uneven progress; items are

@@ -3,7 +3,7 @@
  * ops follow the order of operations of transformers' PyTorch code so that
  * fp32 results agree with it to the last few ulps; each function names the
  * formula it mirrors. */
-#include "mg_kernels.h"
+#include "cpu_internal.h"
 
 #include <math.h>
 #include <string.h>
@@ -127,46 +127,51 @@ void mg_k_softmax(float *x, int n, int d)
     }
 }
 
-/* Eager attention: softmax(q k^T * scale + causal/window mask) v, one query
- * row at a time. Masked keys are skipped (exp(-inf) = 0 exactly). */
-void mg_k_attention(float *out, const float *q, const float *k, const float *v, int n_q, int n_kv,
-                    int q_pos0, int n_heads, int n_kv_heads, int head_dim, float scale, int window,
-                    float *scratch)
+/* Eager attention: softmax(q k^T * scale + causal/window mask) v for one
+ * (query i, head h) row. Masked keys are skipped (exp(-inf) = 0 exactly). */
+void mg__attention_row_scalar(const mg__attn_args *a, int i, int h, float *scratch)
 {
-    int group = n_heads / n_kv_heads;
-    size_t kv_stride = (size_t)n_kv_heads * head_dim;
-    for (int i = 0; i < n_q; i++) {
-        int p = q_pos0 + i;
-        int last = p < n_kv - 1 ? p : n_kv - 1;
-        int first = (window > 0 && p - window + 1 > 0) ? p - window + 1 : 0;
-        for (int h = 0; h < n_heads; h++) {
-            const float *qi = q + ((size_t)i * n_heads + h) * head_dim;
-            float *o = out + ((size_t)i * n_heads + h) * head_dim;
-            int kh = h / group;
-            memset(o, 0, (size_t)head_dim * sizeof *o);
-            if (first > last) continue; /* nothing visible: a zero row */
-            float mx = -INFINITY;
-            for (int j = first; j <= last; j++) {
-                const float *kj = k + (size_t)j * kv_stride + (size_t)kh * head_dim;
-                float s = 0.0f;
-                for (int d = 0; d < head_dim; d++) s += qi[d] * kj[d];
-                s *= scale;
-                scratch[j] = s;
-                mx = s > mx ? s : mx;
-            }
-            float sum = 0.0f;
-            for (int j = first; j <= last; j++) {
-                scratch[j] = expf(scratch[j] - mx);
-                sum += scratch[j];
-            }
-            float inv = 1.0f / sum;
-            for (int j = first; j <= last; j++) {
-                const float *vj = v + (size_t)j * kv_stride + (size_t)kh * head_dim;
-                float pj = scratch[j] * inv;
-                for (int d = 0; d < head_dim; d++) o[d] += pj * vj[d];
-            }
-        }
+    int group = a->n_heads / a->n_kv_heads;
+    size_t kv_stride = (size_t)a->n_kv_heads * a->head_dim;
+    const int hd = a->head_dim;
+    int p = a->q_pos0 + i;
+    int last = p < a->n_kv - 1 ? p : a->n_kv - 1;
+    int first = (a->window > 0 && p - a->window + 1 > 0) ? p - a->window + 1 : 0;
+    const float *qi = a->q + ((size_t)i * a->n_heads + h) * hd;
+    float *o = a->out + ((size_t)i * a->n_heads + h) * hd;
+    int kh = h / group;
+    memset(o, 0, (size_t)hd * sizeof *o);
+    if (first > last) return; /* nothing visible: a zero row */
+    float mx = -INFINITY;
+    for (int j = first; j <= last; j++) {
+        const float *kj = a->k + (size_t)j * kv_stride + (size_t)kh * hd;
+        float s = 0.0f;
+        for (int d = 0; d < hd; d++) s += qi[d] * kj[d];
+        s *= a->scale;
+        scratch[j] = s;
+        mx = s > mx ? s : mx;
     }
+    float sum = 0.0f;
+    for (int j = first; j <= last; j++) {
+        scratch[j] = expf(scratch[j] - mx);
+        sum += scratch[j];
+    }
+    float inv = 1.0f / sum;
+    for (int j = first; j <= last; j++) {
+        const float *vj = a->v + (size_t)j * kv_stride + (size_t)kh * hd;
+        float pj = scratch[j] * inv;
+        for (int d = 0; d < hd; d++) o[d] += pj * vj[d];
+    }
+}
+
+void mg_k_attention_ref(float *out, const float *q, const float *k, const float *v, int n_q,
+                        int n_kv, int q_pos0, int n_heads, int n_kv_heads, int head_dim,
+                        float scale, int window, float *scratch)
+{
+    mg__attn_args a = {out,    q,       k,          v,        n_q,   n_kv,
+                       q_pos0, n_heads, n_kv_heads, head_dim, scale, window};
+    for (int i = 0; i < n_q; i++)
+        for (int h = 0; h < n_heads; h++) mg__attention_row_scalar(&a, i, h, scratch);
 }
 
 void mg_k_lora_ref(float *y, const float *x, int n, int in, int out,

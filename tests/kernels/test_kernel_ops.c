@@ -270,3 +270,57 @@ Test(lora, batched_against_ref)
     }
     mg_kpool_free(pool);
 }
+
+/* ---- attention ------------------------------------------------------------------ */
+
+typedef struct attn_case {
+    int n_q, n_kv, q_pos0, n_heads, n_kv_heads, head_dim, window;
+} attn_case;
+
+/* head_dim off multiples of 8/16 (vector tails), GQA/MQA, windows, decode
+ * and chunked prefill after a prefix. */
+static const attn_case attn_cases[] = {
+    {1, 1, 0, 1, 1, 8, 0},      {5, 5, 0, 4, 4, 16, 0},      {1, 9, 8, 8, 2, 64, 0},
+    {3, 12, 9, 6, 1, 12, 0},    {7, 7, 0, 4, 2, 20, 3},      {2, 20, 18, 2, 1, 4, 5},
+    {4, 130, 126, 9, 3, 64, 0}, {1, 300, 299, 8, 1, 256, 0}, {6, 6, 0, 3, 3, 7, 0},
+    {16, 40, 24, 2, 2, 24, 10},
+};
+
+Test(attention, avx2_and_pool_against_ref)
+{
+    uint64_t seed = 13;
+    mg_kpool *pool = NULL;
+    cr_assert_eq(mg_kpool_new(3, &pool, NULL), 0);
+    for (size_t c = 0; c < sizeof attn_cases / sizeof *attn_cases; c++) {
+        attn_case a = attn_cases[c];
+        size_t nq = (size_t)a.n_q * a.n_heads * a.head_dim;
+        size_t nk = (size_t)a.n_kv * a.n_kv_heads * a.head_dim;
+        float *q = malloc(nq * 4), *k = malloc(nk * 4), *v = malloc(nk * 4);
+        kt_fill(q, nq, &seed, 2.0f);
+        kt_fill(k, nk, &seed, 2.0f);
+        kt_fill(v, nk, &seed, 1.0f);
+        float *ref = kt_guarded(nq), *out = kt_guarded(nq), *outp = kt_guarded(nq);
+        size_t ns = (size_t)mg_kpool_size(pool) * a.n_kv;
+        float *scr = kt_guarded(ns);
+        float scale = 1.0f / sqrtf((float)a.head_dim);
+        mg_k_attention_ref(ref, q, k, v, a.n_q, a.n_kv, a.q_pos0, a.n_heads, a.n_kv_heads,
+                           a.head_dim, scale, a.window, scr);
+        mg_k_attention(out, q, k, v, a.n_q, a.n_kv, a.q_pos0, a.n_heads, a.n_kv_heads, a.head_dim,
+                       scale, a.window, scr);
+        cr_assert(kt_guard_ok(scr, (size_t)a.n_kv), "case %zu: scratch overrun", c);
+        mg_k_attention_pool(pool, outp, q, k, v, a.n_q, a.n_kv, a.q_pos0, a.n_heads, a.n_kv_heads,
+                            a.head_dim, scale, a.window, scr);
+        cr_assert(kt_guard_ok(out, nq) && kt_guard_ok(outp, nq) && kt_guard_ok(scr, ns),
+                  "case %zu: wrote outside a buffer", c);
+        /* outputs are convex combinations of v (|v| < 1): absolute bound */
+        for (size_t i = 0; i < nq; i++) {
+            cr_assert(isfinite(out[i]) && isfinite(outp[i]));
+            cr_assert(fabsf(out[i] - ref[i]) <= 1e-6f, "case %zu [%zu]: %.9g vs %.9g", c, i, out[i],
+                      ref[i]);
+            cr_assert(out[i] == outp[i], "case %zu [%zu]: pooled result differs", c, i);
+        }
+        kt_guarded_free(ref), kt_guarded_free(out), kt_guarded_free(outp), kt_guarded_free(scr);
+        free(q), free(k), free(v);
+    }
+    mg_kpool_free(pool);
+}

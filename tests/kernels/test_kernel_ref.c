@@ -163,8 +163,8 @@ Test(ref, attention_causal_gqa_window)
         kt_fill(v, nk, &seed, 1.0f);
         float *out = kt_guarded(nq), *scratch = kt_guarded((size_t)a.n_kv);
         float scale = 1.0f / sqrtf((float)a.head_dim);
-        mg_k_attention(out, q, k, v, a.n_q, a.n_kv, a.q_pos0, a.n_heads, a.n_kv_heads, a.head_dim,
-                       scale, a.window, scratch);
+        mg_k_attention_ref(out, q, k, v, a.n_q, a.n_kv, a.q_pos0, a.n_heads, a.n_kv_heads,
+                           a.head_dim, scale, a.window, scratch);
         cr_assert(kt_guard_ok(out, nq) && kt_guard_ok(scratch, (size_t)a.n_kv), "case %zu", c);
         int group = a.n_heads / a.n_kv_heads;
         for (int i = 0; i < a.n_q; i++) {
