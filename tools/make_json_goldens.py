@@ -25,6 +25,8 @@ output; tests never run Python packages, only compare against these files:
       evalplus.provider.utility.make_raw_chat_prompt and the transformers
       tokenizer of ../shared/tokenizers/<tok> (its chat template), for a few
       HumanEval+ and MBPP+ tasks; "dataset" names which.
+  golden/chat_prompts_qwen3_prefixes.jsonl  the same with custom (non-ASCII)
+      instruction and response prefixes ("\u00c9cris le code \u2713:", "Voil\u00e0 \U0001f40d").
 """
 import gzip
 import json
@@ -125,18 +127,18 @@ def prompt_lines(path, dataset):
                           "stop": stop})
 
 
-def chat_prompt_lines(tok_dir, he_path, mbpp_path):
+def chat_prompt_lines(tok_dir, he_path, mbpp_path, ip=None, rp=None, n=3):
     from transformers import AutoTokenizer
     from evalplus.provider.utility import EOS, make_raw_chat_prompt
 
-    ip = ("Please provide a self-contained Python script that solves the following problem "
-          "in a markdown code block:")
-    rp = ("Below is a Python script with a self-contained function that solves the problem "
-          "and passes corresponding tests:")
+    ip = ip or ("Please provide a self-contained Python script that solves the following "
+                "problem in a markdown code block:")
+    rp = rp or ("Below is a Python script with a self-contained function that solves the "
+                "problem and passes corresponding tests:")
     tok = AutoTokenizer.from_pretrained(tok_dir)
     for dataset, path in (("humaneval", he_path), ("mbpp", mbpp_path)):
         for i, t in enumerate(stream_jsonl(path)):
-            if i >= 3:
+            if i >= n:
                 break
             prompt = make_raw_chat_prompt(t["prompt"].strip() + "\n", ip, rp, tok)
             yield json.dumps({"dataset": dataset, "task_id": t["task_id"], "prompt": prompt,
@@ -170,6 +172,12 @@ def main():
         with open(os.path.join(OUT, f"chat_prompts_{name}.jsonl"), "w") as f:
             for line in chat_prompt_lines(os.path.join(toks, name), he, mbpp):
                 f.write(line + "\n")
+    # --instruction-prefix / --response-prefix, with non-ASCII text
+    with open(os.path.join(OUT, "chat_prompts_qwen3_prefixes.jsonl"), "w") as f:
+        for line in chat_prompt_lines(os.path.join(toks, "qwen3"), he, mbpp,
+                                      ip="\u00c9cris le code \u2713:", rp="Voil\u00e0 \U0001f40d",
+                                      n=2):
+            f.write(line + "\n")
 
 
 if __name__ == "__main__":

@@ -135,21 +135,27 @@ Test(cli_prompts, selection_and_model_without_template)
     free(g);
 }
 
-static void check_chat(const char *tok)
+static void check_chat_with(const char *tok, const char *golden, const char *ip, const char *rp,
+                            const char *he_range, const char *mbpp_range)
 {
     char gpath[512], mdir[512];
-    snprintf(gpath, sizeof gpath, GOLDEN "/chat_prompts_%s.jsonl", tok);
+    snprintf(gpath, sizeof gpath, GOLDEN "/%s", golden);
     snprintf(mdir, sizeof mdir, TOKS "/%s", tok);
     size_t gn;
     char *g = ds_slurp(gpath, &gn);
     cr_assert_not_null(g);
     const char *env[] = {"HUMANEVAL_OVERRIDE_PATH=" SHARED_DS "/HumanEvalPlus-v0.1.10.jsonl.gz",
                          "MBPP_OVERRIDE_PATH=" SHARED_DS "/MbppPlus-v0.2.0.jsonl.gz", NULL};
-    const char *ds[2][2] = {{"humaneval", "0,3"}, {"mbpp", "2,5"}};
+    const char *ds[2][2] = {{"humaneval", he_range}, {"mbpp", mbpp_range}};
     char want[16384];
     for (int k = 0; k < 2; k++) {
-        const char *a[] = {"prompts", "--dataset", ds[k][0], "--id-range",
-                           ds[k][1],  "--model",   mdir,     NULL};
+        /* Custom prefixes are appended only when given (NULL ends argv early). */
+        const char *a[] = {"prompts", "--dataset",
+                           ds[k][0],  "--id-range",
+                           ds[k][1],  "--model",
+                           mdir,      ip ? "--instruction-prefix" : NULL,
+                           ip,        "--response-prefix",
+                           rp,        NULL};
         result r = run_moegen(a, env);
 #ifdef MG_HAVE_TEMPLATE
         cr_assert_eq(r.status, 0, "%s: %s", tok, r.err);
@@ -179,6 +185,22 @@ static void check_chat(const char *tok)
         result_free(&r);
     }
     free(g);
+}
+
+static void check_chat(const char *tok)
+{
+    char g[128];
+    snprintf(g, sizeof g, "chat_prompts_%s.jsonl", tok);
+    check_chat_with(tok, g, NULL, NULL, "0,3", "2,5");
+}
+
+Test(cli_prompts, chat_prompts_custom_prefixes)
+{
+    NEED_SHARED();
+    check_chat_with("qwen3", "chat_prompts_qwen3_prefixes.jsonl",
+                    "\xc3\x89"
+                    "cris le code \xe2\x9c\x93:",
+                    "Voil\xc3\xa0 \xf0\x9f\x90\x8d", "0,2", "2,4");
 }
 
 Test(cli_prompts, chat_prompts_qwen3)
