@@ -19,6 +19,22 @@
  * (safetensors) or into a buffer the model owns (torch checkpoints, dtype
  * conversions). They stay valid until mg_model_free(). Weights keep their
  * stored dtype unless params.dtype asks for a conversion at load.
+ *
+ * Guarantees the engine may rely on (worker/model, docs/MODELS.md):
+ *   - every `data` is aligned to its element size and row-major contiguous
+ *     (a misaligned or strided stored tensor is copied at load);
+ *   - every shape was checked against the config: proj[p] is [out, in] for
+ *     the projection, LoRA A [r, in], B [out, r], E [r, 1], magnitude [out];
+ *   - lm_head.data == embed.data when the model ties them (the DyLoRA-MoE
+ *     legacy layout instead stores an untied clone, which is used as saved);
+ *   - a mg_model is read-only after load and may be shared between threads.
+ * Errors: mg_model_load returns a negative MG_E* code and one line naming the
+ * file and problem (MG_EFORMAT malformed, MG_ESHAPE shapes that do not fit,
+ * MG_EUNSUPPORTED a feature moegen lacks, MG_ENOENT a missing file or base
+ * model, MG_ECHECKSUM a zip CRC mismatch). Recoverable surprises (a missing
+ * DyLoRA expert file, the codegemma fallback) are mg_log warnings. Call
+ * mg_model_load from one thread at a time (the regex library's one-time
+ * initialisation is not thread-safe).
  */
 #ifndef MG_MODEL_H
 #define MG_MODEL_H
@@ -129,7 +145,13 @@ typedef struct mg_layer_weights {
  * the expert does not adapt that module. The delta PEFT adds is
  *     y += scaling * B (A x)                (plain LoRA, rsLoRA: scaling differs)
  *     y += scaling * B ((A * E) x) / ...    (AdaLoRA: E [r,1], scaling = alpha/ranknum)
- * and DoRA rescales the merged weight by magnitude / ||W + scaling*B A||_row. */
+ * and DoRA rescales the merged weight by magnitude / ||W + scaling*B A||_row.
+ *
+ * `scaling` is exactly what PEFT multiplies by, computed in double and
+ * rounded to float: lora_alpha / r, lora_alpha / sqrt(r) with use_rslora,
+ * with r and alpha per module after rank_pattern / alpha_pattern. For AdaLoRA
+ * PEFT computes (x (A*E)^T B^T) * lora_alpha / (ranknum + 1e-5) with ranknum
+ * = r as an fp32 tensor; `scaling` is lora_alpha / ((float)r + 1e-5f). */
 typedef struct mg_lora_module {
     mg_tensor A;         /* [r, in]  (transposed at load when fan_in_fan_out) */
     mg_tensor B;         /* [out, r] */
