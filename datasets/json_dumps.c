@@ -7,10 +7,13 @@
 #include "ds_internal.h"
 #include "mg_dataset.h"
 
+#include <ctype.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+
+static char *output_id(const char *model, const char *backend, const char *t);
 
 int mg_sbuf_append(mg_sbuf *b, const void *p, size_t n)
 {
@@ -231,14 +234,89 @@ char *mg_py_float_repr(double v)
     return mg_ds__strndup(out, o);
 }
 
+/* Python's str(int(literal)) for a decimal integer literal with optional sign
+ * and single underscores between digits; NULL when `s` is not one. */
+static char *py_int_literal(const char *s)
+{
+    const char *p = s;
+    int neg = 0;
+    if (*p == '+' || *p == '-') neg = *p++ == '-';
+    const char *start = p;
+    char digits[256];
+    size_t n = 0;
+    for (; *p; p++) {
+        if (*p == '_' && p > start && isdigit((unsigned char)p[-1]) && isdigit((unsigned char)p[1]))
+            continue;
+        if (!isdigit((unsigned char)*p) || n + 1 >= sizeof digits) return NULL;
+        digits[n++] = *p;
+    }
+    if (n == 0) return NULL;
+    if (digits[0] == '0') {
+        /* "00" is 0 in Python, "01" a syntax error (then fire keeps a string). */
+        for (size_t i = 0; i < n; i++)
+            if (digits[i] != '0') return NULL;
+        return mg_ds__strndup("0", 1);
+    }
+    char out[260];
+    size_t o = 0;
+    if (neg) out[o++] = '-';
+    memcpy(out + o, digits, n);
+    return mg_ds__strndup(out, o + n);
+}
+
+/* float(text) for a Python float literal (underscores between digits allowed). */
+static int py_float_literal(const char *s, double *v)
+{
+    char buf[128];
+    size_t n = 0;
+    for (const char *p = s; *p; p++) {
+        if (*p == '_') {
+            if (p == s || !isdigit((unsigned char)p[-1]) || !isdigit((unsigned char)p[1]))
+                return -1;
+            continue;
+        }
+        /* Python float literals are decimal: no hex floats, no inf/nan names. */
+        if (!isdigit((unsigned char)*p) && !strchr("+-.eE", *p)) return -1;
+        if (n + 1 >= sizeof buf) return -1;
+        buf[n++] = *p;
+    }
+    buf[n] = '\0';
+    /* Without '.' or an exponent it is an integer literal ("01" is invalid). */
+    if (!n || !strpbrk(buf, ".eE")) return -1;
+    char *end;
+    *v = strtod(buf, &end);
+    return *end == '\0' ? 0 : -1;
+}
+
+char *mg_output_id_arg(const char *model, const char *backend, const char *temperature_arg)
+{
+    char *t = py_int_literal(temperature_arg);
+    if (!t) {
+        double v;
+        if (py_float_literal(temperature_arg, &v) < 0) return NULL;
+        t = mg_py_float_repr(v);
+        if (!t) return NULL;
+    }
+    char *id = output_id(model, backend, t);
+    free(t);
+    return id;
+}
+
 char *mg_output_id(const char *model, const char *backend, double temperature)
+{
+    char *t = mg_py_float_repr(temperature);
+    if (!t) return NULL;
+    char *id = output_id(model, backend, t);
+    free(t);
+    return id;
+}
+
+static char *output_id(const char *model, const char *backend, const char *t)
 {
     /* model.strip("./"): a character set, stripped at both ends. */
     size_t a = 0, b = strlen(model);
     while (a < b && (model[a] == '.' || model[a] == '/')) a++;
     while (b > a && (model[b - 1] == '.' || model[b - 1] == '/')) b--;
-    char *t = mg_py_float_repr(temperature);
-    if (!t) return NULL;
     mg_sbuf s = {0};
     int rc = 0;
     for (size_t i = a; i < b && rc == 0; i++)
@@ -247,7 +325,6 @@ char *mg_output_id(const char *model, const char *backend, double temperature)
     if (rc == 0) rc = mg_sbuf_append(&s, backend, strlen(backend));
     if (rc == 0) rc = mg_sbuf_append(&s, "_temp_", 6);
     if (rc == 0) rc = mg_sbuf_append(&s, t, strlen(t));
-    free(t);
     if (rc < 0) {
         mg_sbuf_free(&s);
         return NULL;

@@ -174,6 +174,13 @@ void mg_py_strip(const char *s, size_t len, size_t *start, size_t *end);
 char *mg_completion_truncate_n(const char *text, size_t len, const mg_strlist *stops,
                                size_t max_chars);
 
+/* mg_output_id() for a temperature as typed on the command line, the way
+ * EvalPlus (python-fire) sees it: an integer literal stays an int ("1" ->
+ * "_temp_1", "+2" -> "_temp_2", "1_0" -> "_temp_10"), anything else is
+ * float(text) printed with repr ("1.0" -> "1.0", "1e-5" -> "1e-05", ".50" ->
+ * "0.5"). NULL when the text is neither (or on ENOMEM). */
+char *mg_output_id_arg(const char *model, const char *backend, const char *temperature_arg);
+
 /* Python repr(float) / str(float): "0.0", "0.8", "1e-05", "1e+16", "inf", "nan". */
 char *mg_py_float_repr(double v);
 

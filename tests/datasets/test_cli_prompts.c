@@ -150,12 +150,10 @@ static void check_chat_with(const char *tok, const char *golden, const char *ip,
     char want[16384];
     for (int k = 0; k < 2; k++) {
         /* Custom prefixes are appended only when given (NULL ends argv early). */
-        const char *a[] = {"prompts", "--dataset",
-                           ds[k][0],  "--id-range",
-                           ds[k][1],  "--model",
-                           mdir,      ip ? "--instruction-prefix" : NULL,
-                           ip,        "--response-prefix",
-                           rp,        NULL};
+        const char *a[] = {
+            "prompts", "--dataset",         ds[k][0], "--id-range",
+            ds[k][1],  "--model",           mdir,     ip ? "--instruction-prefix" : NULL,
+            ip,        "--response-prefix", rp,       NULL};
         result r = run_moegen(a, env);
 #ifdef MG_HAVE_TEMPLATE
         cr_assert_eq(r.status, 0, "%s: %s", tok, r.err);

@@ -188,3 +188,24 @@ Test(json, output_ids_match_python)
     cr_assert_geq(cases, 600);
     free(g);
 }
+
+Test(json, output_id_from_command_line_text)
+{
+    /* What python-fire hands EvalPlus: ints stay ints, the rest is float(). */
+    static const char *const c[][2] = {
+        {"1", "m_hf_temp_1"},        {"0", "m_hf_temp_0"},       {"+2", "m_hf_temp_2"},
+        {"-0", "m_hf_temp_0"},       {"1_0", "m_hf_temp_10"},    {"00", "m_hf_temp_0"},
+        {"1.0", "m_hf_temp_1.0"},    {"0.8", "m_hf_temp_0.8"},   {".50", "m_hf_temp_0.5"},
+        {"1e-5", "m_hf_temp_1e-05"}, {"2.", "m_hf_temp_2.0"},    {"1_0.2_5", "m_hf_temp_10.25"},
+        {"-0.0", "m_hf_temp_-0.0"},  {"1E2", "m_hf_temp_100.0"},
+    };
+    for (size_t i = 0; i < sizeof c / sizeof c[0]; i++) {
+        char *id = mg_output_id_arg("m", "hf", c[i][0]);
+        cr_assert_not_null(id, "%s", c[i][0]);
+        cr_assert_str_eq(id, c[i][1], "temperature text %s", c[i][0]);
+        free(id);
+    }
+    static const char *const bad[] = {"", "01", "1__0", "_1", "0x10", "inf", "nan", "1e", "abc"};
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++)
+        cr_assert_null(mg_output_id_arg("m", "hf", bad[i]), "%s", bad[i]);
+}
