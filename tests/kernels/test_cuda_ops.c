@@ -344,7 +344,7 @@ Test(cuda, sampling_matches_cpu)
             int want = cpu_sample(work + r * V, V, cfg[c].t, cfg[c].k, cfg[c].p, us[r]);
             cr_assert_eq(ids[r], want, "config %d row %d: %d vs %d", c, r, ids[r], want);
             for (int i = 0; i < V; i++) /* the warped logits themselves */
-                cr_assert(isinf(work[r * V + i]) == isinf(back[r * V + i]),
+                cr_assert(!!isinf(work[r * V + i]) == !!isinf(back[r * V + i]),
                           "config %d row %d: token %d filtered differently", c, r, i);
         }
     }

@@ -21,14 +21,14 @@ typedef struct mm_case {
 
 /* Shapes: 1s, sizes just off multiples of 8/16 (tile and vector tails), the
  * decode case (n = 1) and batched/prefill cases (n = 2..64) at model shapes,
- * and k above the 1024 block so the blocked accumulation is exercised. */
+ * k past the weight chunk (1024/2048) for n > 3, x over 512 KiB ({64, 2100},
+ * {40, 4100}: k split into L2-sized blocks), and k = 0 (an empty sum). */
 static const mm_case mm_cases[] = {
-    {1, 1, 1},     {1, 7, 5},      {1, 8, 8},     {1, 9, 17},    {1, 16, 33},
-    {2, 15, 3},    {3, 33, 17},    {4, 64, 12},   {5, 100, 9},   {7, 1023, 13},
-    {1, 576, 192}, {4, 576, 67},   {16, 96, 70},  {17, 129, 31}, {64, 576, 24},
-    {2, 2051, 9},  {6, 2500, 21},  {1, 4100, 36}, {33, 1025, 5}, {64, 40, 130},
-    {9, 1536, 40}, {1, 2048, 257}, {64, 2100, 9}, {40, 4100, 5}, /* x over 512 KiB: k split into
-                                                                    L2-sized blocks */
+    {1, 1, 1},     {1, 7, 5},     {1, 8, 8},     {1, 9, 17},     {1, 16, 33},   {2, 15, 3},
+    {3, 33, 17},   {4, 64, 12},   {5, 100, 9},   {7, 1023, 13},  {1, 576, 192}, {4, 576, 67},
+    {16, 96, 70},  {17, 129, 31}, {64, 576, 24}, {2, 2051, 9},   {6, 2500, 21}, {1, 4100, 36},
+    {33, 1025, 5}, {64, 40, 130}, {9, 1536, 40}, {1, 2048, 257}, {64, 2100, 9}, {40, 4100, 5},
+    {2, 0, 3},     {5, 0, 9},
 };
 
 static const mg_dtype dtypes[] = {MG_DTYPE_F32, MG_DTYPE_F16, MG_DTYPE_BF16};
