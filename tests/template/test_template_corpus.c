@@ -97,11 +97,8 @@ static json_t *load_line(const char *line, char **ctx_text)
     return c;
 }
 
-static void run_file(const char *file, int expect_total)
+static void run_path(const char *path, const char *file, int expect_total)
 {
-    char path[1024];
-    snprintf(path, sizeof path, "%s/chat-templates/%s", MG_SHARED_DIR, file);
-    if (access(path, R_OK) != 0) cr_skip_test("needs ../shared/chat-templates");
     FILE *f = fopen(path, "r");
     cr_assert(f);
     char *line = NULL;
@@ -124,12 +121,27 @@ static void run_file(const char *file, int expect_total)
                  k.total);
 }
 
-Test(template_corpus, hfjs_e2e, .timeout = 60)
+static void run_file(const char *file, int expect_total)
+{
+    char path[1024];
+    snprintf(path, sizeof path, "%s/chat-templates/%s", MG_SHARED_DIR, file);
+    if (access(path, R_OK) != 0) cr_skip_test("needs ../shared/chat-templates");
+    run_path(path, file, expect_total);
+}
+
+/* goldens made by tools/template_feature_goldens.py with Python Jinja2 */
+Test(template_corpus, features_extra)
+{
+    run_path(MG_SOURCE_DIR "/tests/template/golden/features_extra.jsonl", "features_extra.jsonl",
+             55);
+}
+
+Test(template_corpus, hfjs_e2e)
 {
     run_file("hfjs-e2e.jsonl", 53);
 }
 
-Test(template_corpus, hfjs_features, .timeout = 60)
+Test(template_corpus, hfjs_features)
 {
     run_file("hfjs-features.jsonl", 157);
 }

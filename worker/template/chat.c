@@ -94,7 +94,8 @@ int mg_chat_template_load(const char *model_dir, mg_chat_template **out, mg_erro
     char path[4096];
     snprintf(path, sizeof path, "%s/tokenizer_config.json", model_dir);
     json_error_t je;
-    json_t *cfg = json_load_file(path, JSON_DECODE_ANY, &je);
+    /* model_max_length can exceed 64 bits (1e30): read numbers as reals */
+    json_t *cfg = json_load_file(path, JSON_DECODE_ANY | JSON_DECODE_INT_AS_REAL, &je);
     if (!cfg) {
         FILE *f = fopen(path, "rb");
         if (!f) return mg_error_set(err, MG_ENOENT, "%s: no such file", path);
@@ -104,7 +105,7 @@ int mg_chat_template_load(const char *model_dir, mg_chat_template **out, mg_erro
     /* special_tokens_map.json fills tokens the config lacks */
     char smap[4096];
     snprintf(smap, sizeof smap, "%s/special_tokens_map.json", model_dir);
-    json_t *sm = json_load_file(smap, 0, &je);
+    json_t *sm = json_load_file(smap, JSON_DECODE_INT_AS_REAL, &je);
     if (json_is_object(sm))
         for (int i = 0; SPECIAL[i]; i++) {
             json_t *have = json_object_get(cfg, SPECIAL[i]);

@@ -145,6 +145,10 @@ jv jv_getattr(rctx *r, const node *n, jv obj, const char *name)
     }
     case JT_LOOP:
         return loop_attr(r, obj.u.loop, name);
+    case JT_TUPLE:
+        if (obj.u.l->group && !strcmp(name, "grouper")) return obj.u.l->v[0];
+        if (obj.u.l->group && !strcmp(name, "list")) return obj.u.l->v[1];
+        /* fall through */
     default: {
         jv m = mg__method(r, obj, name);
         return m.t != JT_UNDEF ? m : jv_undef_attr(r, obj, name);

@@ -54,14 +54,22 @@ static const char *need_attr_name(rctx *r, const node *n, jv v)
 
 /* ---- sorting ------------------------------------------------------------------------ */
 
+static int sort_cmp_d(rctx *r, const node *n, jv a, jv b, int depth);
 static int sort_cmp(rctx *r, const node *n, jv a, jv b)
 {
+    return sort_cmp_d(r, n, a, b, 0);
+}
+
+static int sort_cmp_d(rctx *r, const node *n, jv a, jv b, int depth)
+{
+    if (depth > 2000)
+        mg__rfail(r, n, "RecursionError: maximum recursion depth exceeded in comparison");
     /* CPython's sort does not fail on lists of only None or only Undefined */
     if (a.t == b.t && (a.t == JT_NONE || a.t == JT_UNDEF)) return 0;
     if ((a.t == JT_LIST || a.t == JT_TUPLE) && a.t == b.t) {
         size_t m = a.u.l->n < b.u.l->n ? a.u.l->n : b.u.l->n;
         for (size_t i = 0; i < m; i++) {
-            int c = sort_cmp(r, n, a.u.l->v[i], b.u.l->v[i]);
+            int c = sort_cmp_d(r, n, a.u.l->v[i], b.u.l->v[i], depth + 1);
             if (c) return c;
         }
         return (a.u.l->n > b.u.l->n) - (a.u.l->n < b.u.l->n);
@@ -596,6 +604,7 @@ F(groupby)
         jv grp = jv_newlist(r, 0);
         while (j < l->n && jv_eq(keys[j], keys[i])) jl_push(r, grp.u.l, items.u.l->v[j++]);
         jv t = jv_newtuple(r, 2);
+        t.u.l->group = true;
         jv gk = keys[i];
         if (!cs && gk.t == JT_STR) gk = attr_path(r, n, items.u.l->v[i], attr);
         jl_push(r, t.u.l, gk);
@@ -1061,13 +1070,11 @@ T(escaped)
 }
 T(filter)
 {
-    jv s = targ(r, n, a, "filter");
-    return s.t == JT_STR && mg__find_filter(s.u.s->s);
+    return v.t == JT_STR && mg__find_filter(v.u.s->s);
 }
 T(test)
 {
-    jv s = targ(r, n, a, "test");
-    return s.t == JT_STR && mg__find_test(s.u.s->s);
+    return v.t == JT_STR && mg__find_test(v.u.s->s);
 }
 
 static const filter_entry FILTERS[] = {{"abs", f_abs},

@@ -149,6 +149,7 @@ struct jlist {
     size_t n, cap;
     jv *v;
     bool generator; /* made by select/map/...: iterable once, no len() or slicing */
+    bool group;     /* groupby's (grouper, list) namedtuple: .grouper and .list work */
 };
 
 struct jdict {

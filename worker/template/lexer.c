@@ -17,8 +17,7 @@ typedef struct lx {
     const char *s;
     size_t n, pos;
     tokens *out;
-    int line;
-    size_t line_start; /* byte offset of the current line */
+    int line, col; /* position of byte `pos` (col counts code points) */
 } lx;
 
 static void pos_of(const lx *L, size_t off, int *line, int *col)
@@ -55,16 +54,17 @@ static token *push(lx *L, int type, size_t off)
     token *k = &t->v[t->n++];
     memset(k, 0, sizeof *k);
     k->type = (uint8_t)type;
-    /* offsets only move forward, so line tracking is incremental */
+    /* offsets only move forward, so line/column tracking is incremental */
     while (L->pos < off && L->pos < L->n) {
         if (L->s[L->pos] == '\n') {
             L->line++;
-            L->line_start = L->pos + 1;
-        }
+            L->col = 1;
+        } else if (((unsigned char)L->s[L->pos] & 0xC0) != 0x80)
+            L->col++;
         L->pos++;
     }
     k->line = L->line;
-    k->col = (int)utf8_count(L->s + L->line_start, off - L->line_start) + 1;
+    k->col = L->col;
     return k;
 }
 
@@ -215,7 +215,8 @@ static const char *const OPS[] = {"//", "**", "==", "!=", "<=", ">=", "+", "-", 
  * *ended_nl tells whether that match ended with a newline (line_starting). */
 static size_t lex_tag(lx *L, size_t p, bool block, bool *ended_nl)
 {
-    int depth = 0; /* brackets open: end markers inside them are operators */
+    char stack[400]; /* open brackets: end markers inside them are operators */
+    int depth = 0;
     const char *s = L->s;
     size_t n = L->n;
     for (;;) {
@@ -320,9 +321,21 @@ static size_t lex_tag(lx *L, size_t p, bool block, bool *ended_nl)
                 snprintf(msg, sizeof msg, "unexpected byte 0x%02x in tag", (unsigned char)c);
             lfail(L, p, msg);
         }
-        if (op[0] == '(' || op[0] == '[' || op[0] == '{') depth++;
+        if (op[0] == '(' || op[0] == '[' || op[0] == '{') {
+            if (depth == (int)sizeof stack) lfail(L, p, "brackets nested too deeply");
+            stack[depth++] = op[0] == '(' ? ')' : op[0] == '[' ? ']' : '}';
+        }
         if (op[0] == ')' || op[0] == ']' || op[0] == '}') {
-            if (depth == 0) lfail(L, p, "unexpected closing bracket");
+            char msg[64];
+            if (depth == 0) {
+                snprintf(msg, sizeof msg, "unexpected '%c'", op[0]);
+                lfail(L, p, msg);
+            }
+            if (stack[depth - 1] != op[0]) {
+                snprintf(msg, sizeof msg, "unexpected '%c', expected '%c'", op[0],
+                         stack[depth - 1]);
+                lfail(L, p, msg);
+            }
             depth--;
         }
         token *t = push(L, TK_OP, p);
@@ -361,7 +374,7 @@ static void emit_data(lx *L, size_t start, size_t end, char sign, bool lstrip_ok
 
 void mg__lex(mg__arena *a, const char *src, size_t len, tokens *out)
 {
-    lx L = {.a = a, .s = src, .n = len, .out = out, .line = 1};
+    lx L = {.a = a, .s = src, .n = len, .out = out, .line = 1, .col = 1};
     size_t p = 0;
     bool line_starting = true;
     while (p < len) {

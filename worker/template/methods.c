@@ -90,6 +90,30 @@ static bool is_cased(int32_t c)
     return k == UTF8PROC_CATEGORY_LU || k == UTF8PROC_CATEGORY_LL || k == UTF8PROC_CATEGORY_LT;
 }
 
+static const char *special_case(int32_t c, bool upper)
+{
+    switch (c) {
+    case 0xDF:
+        return upper ? "SS" : "Ss";
+    case 0xFB00:
+        return upper ? "FF" : "Ff";
+    case 0xFB01:
+        return upper ? "FI" : "Fi";
+    case 0xFB02:
+        return upper ? "FL" : "Fl";
+    case 0xFB03:
+        return upper ? "FFI" : "Ffi";
+    case 0xFB04:
+        return upper ? "FFL" : "Ffl";
+    case 0xFB05:
+    case 0xFB06:
+        return upper ? "ST" : "St";
+    case 0x149:
+        return "\xCA\xBCN";
+    }
+    return NULL;
+}
+
 /* mode: 'u' upper, 'l' lower, 't' title, 'c' capitalize, 's' swapcase */
 jv mg__case(rctx *r, jv s, char mode)
 {
@@ -117,9 +141,13 @@ jv mg__case(rctx *r, jv s, char mode)
                                                                : c;
             break;
         }
-        /* Python's str.upper maps a few characters to several (ß -> SS) */
-        if (mode == 'u' && c == 0xDF)
-            sb_puts(r, &b, "SS");
+        /* Python uses the full (SpecialCasing) mappings: a few characters map
+         * to several in upper and title case */
+        const char *multi = NULL;
+        if (mode == 'u' || ((mode == 't' && !prev_cased) || (mode == 'c' && first)))
+            multi = special_case(c, mode == 'u');
+        if (multi)
+            sb_puts(r, &b, multi);
         else
             enc(r, &b, o);
         prev_cased = is_cased(c);

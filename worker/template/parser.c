@@ -16,7 +16,11 @@ typedef struct ps {
     const token *t;
     size_t n, i;
     int loop_depth; /* break/continue need an enclosing for */
+    int depth;      /* nesting of expressions and blocks: bounded, so hostile
+                       input cannot overflow the C stack */
 } ps;
+
+#define MAX_NESTING 400
 
 _Noreturn static void pfail(ps *P, const token *t, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
@@ -61,13 +65,13 @@ static const char *describe(const token *t)
     case TK_DATA:
         return "template data";
     case TK_VAR_BEGIN:
-        return "'{{'";
+        return "{{";
     case TK_VAR_END:
-        return "'}}'";
+        return "}}";
     case TK_BLOCK_BEGIN:
-        return "'{%'";
+        return "{%";
     case TK_BLOCK_END:
-        return "'%}'";
+        return "%}";
     case TK_NAME:
         return t->s;
     case TK_STRING:
@@ -454,6 +458,7 @@ static node *parse_unary(ps *P, bool with_filter)
 {
     const token *t = cur(P);
     node *x;
+    if (++P->depth > MAX_NESTING) pfail(P, t, "expression nested too deeply");
     if (is_op(t, "-") || is_op(t, "+")) {
         next(P);
         x = mk(P, NK_UNARY, t);
@@ -463,6 +468,7 @@ static node *parse_unary(ps *P, bool with_filter)
         x = parse_primary(P);
     x = parse_postfix(P, x);
     if (with_filter) x = parse_filter_expr(P, x);
+    P->depth--;
     return x;
 }
 
@@ -569,8 +575,10 @@ static node *parse_not(ps *P)
     const token *t = cur(P);
     if (is_name(t, "not")) {
         next(P);
+        if (++P->depth > MAX_NESTING) pfail(P, t, "expression nested too deeply");
         node *x = mk(P, NK_NOT, t);
         x->a = parse_not(P);
+        P->depth--;
         return x;
     }
     return parse_compare(P);
@@ -612,8 +620,10 @@ static node *parse_expr(ps *P, bool with_condexpr)
         c->b = x;
         c->a = parse_or(P);
         if (is_name(cur(P), "else")) {
-            next(P);
+            const token *e = next(P);
+            if (++P->depth > MAX_NESTING) pfail(P, e, "expression nested too deeply");
             c->c = parse_expr(P, true);
+            P->depth--;
         }
         x = c;
     }
@@ -623,6 +633,7 @@ static node *parse_expr(ps *P, bool with_condexpr)
 /* ---- statements ------------------------------------------------------------------ */
 
 static nodelist subparse(ps *P, const char *const *ends);
+static node *parse_statement_inner(ps *P);
 
 static node *parse_assign_target(ps *P, bool with_namespace, const char *const *extra_end)
 {
@@ -833,6 +844,15 @@ static node *parse_call_block(ps *P, const token *t)
 }
 
 static node *parse_statement(ps *P)
+{
+    const token *t = cur(P);
+    if (++P->depth > MAX_NESTING) pfail(P, t, "blocks nested too deeply");
+    node *s = parse_statement_inner(P);
+    P->depth--;
+    return s;
+}
+
+static node *parse_statement_inner(ps *P)
 {
     const token *t = cur(P);
     if (t->type != TK_NAME) pfail(P, t, "tag name expected, got '%s'", describe(t));

@@ -308,8 +308,19 @@ bool jv_truthy(jv v)
     }
 }
 
+/* Python raises RecursionError around depth 1000; deeper structures (only a
+ * hostile template builds them) compare unequal instead of exhausting the stack */
+#define MAX_CMP_DEPTH 2000
+static bool eq_d(jv a, jv b, int depth);
+
 bool jv_eq(jv a, jv b)
 {
+    return eq_d(a, b, 0);
+}
+
+static bool eq_d(jv a, jv b, int depth)
+{
+    if (depth > MAX_CMP_DEPTH) return false;
     if (jv_is_num(a) && jv_is_num(b)) {
         if (a.t == JT_FLOAT || b.t == JT_FLOAT) return jv_num(a) == jv_num(b);
         int64_t x = a.t == JT_BOOL ? a.u.b : a.u.i, y = b.t == JT_BOOL ? b.u.b : b.u.i;
@@ -327,13 +338,13 @@ bool jv_eq(jv a, jv b)
         if (a.u.l->generator || b.u.l->generator) return a.u.l == b.u.l;
         if (a.u.l->n != b.u.l->n) return false;
         for (size_t i = 0; i < a.u.l->n; i++)
-            if (!jv_eq(a.u.l->v[i], b.u.l->v[i])) return false;
+            if (!eq_d(a.u.l->v[i], b.u.l->v[i], depth + 1)) return false;
         return true;
     case JT_DICT:
         if (a.u.d->n != b.u.d->n) return false;
         for (size_t i = 0; i < a.u.d->n; i++) {
             jv *o = jd_get(b.u.d, a.u.d->k[i]);
-            if (!o || !jv_eq(a.u.d->v[i], *o)) return false;
+            if (!o || !eq_d(a.u.d->v[i], *o, depth + 1)) return false;
         }
         return true;
     case JT_NS:
@@ -346,8 +357,17 @@ bool jv_eq(jv a, jv b)
     return false;
 }
 
+static int cmp_d(rctx *r, const node *n, jv a, jv b, int depth);
+
 int jv_cmp(rctx *r, const node *n, jv a, jv b)
 {
+    return cmp_d(r, n, a, b, 0);
+}
+
+static int cmp_d(rctx *r, const node *n, jv a, jv b, int depth)
+{
+    if (depth > MAX_CMP_DEPTH)
+        mg__rfail(r, n, "RecursionError: maximum recursion depth exceeded in comparison");
     if (jv_is_num(a) && jv_is_num(b)) {
         if (a.t != JT_FLOAT && b.t != JT_FLOAT) {
             int64_t x = a.t == JT_BOOL ? a.u.b : a.u.i, y = b.t == JT_BOOL ? b.u.b : b.u.i;
@@ -367,7 +387,7 @@ int jv_cmp(rctx *r, const node *n, jv a, jv b)
         size_t m = a.u.l->n < b.u.l->n ? a.u.l->n : b.u.l->n;
         for (size_t i = 0; i < m; i++) {
             if (jv_eq(a.u.l->v[i], b.u.l->v[i])) continue;
-            return jv_cmp(r, n, a.u.l->v[i], b.u.l->v[i]);
+            return cmp_d(r, n, a.u.l->v[i], b.u.l->v[i], depth + 1);
         }
         return (a.u.l->n > b.u.l->n) - (a.u.l->n < b.u.l->n);
     }
