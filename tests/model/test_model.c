@@ -8,6 +8,8 @@
 #include <string.h>
 #include <unistd.h>
 
+#include <jansson.h>
+
 #include "mg_model.h"
 #include "testutil.h"
 
@@ -371,5 +373,69 @@ Test(model, tiny_dylora_example)
     cr_assert(strstr(m->tokenizer_path, "examples/tiny-dylora"));
     cr_assert(strstr(m->base_path, "tiny-dylora-base"));
     cr_assert_float_eq(m->experts[2].modules[3 * MG_PROJ_COUNT + MG_PROJ_O].scaling, 2.0f, 0);
+    mg_model_free(m);
+}
+
+/* Writes `cfg` as dir/config.json. */
+static void write_json(const char *dir, json_t *cfg)
+{
+    char f[600];
+    snprintf(f, sizeof f, "%s/config.json", dir);
+    cr_assert_eq(json_dump_file(cfg, f, JSON_INDENT(1)), 0);
+}
+
+static json_t *read_json(const char *path)
+{
+    json_error_t je;
+    json_t *j = json_load_file(path, 0, &je);
+    cr_assert(j, "%s: %s", path, je.text);
+    return j;
+}
+
+Test(model, gemma_without_hidden_activation_uses_tanh_gelu)
+{
+    /* CodeGemma's config.json says hidden_act "gelu" and has no
+     * hidden_activation: transformers' GemmaMLP then uses gelu_pytorch_tanh. */
+    char d[512];
+    snprintf(d, sizeof d, "%s/g", tu_tmpdir());
+    tu_copy_fixture("gemma", d);
+    json_t *cfg = read_json(FIX "/gemma/config.json");
+    json_object_del(cfg, "hidden_activation");
+    json_object_set_new(cfg, "hidden_act", json_string("gelu"));
+    write_json(d, cfg);
+    json_decref(cfg);
+    mg_model_params p = mg_model_default_params();
+    p.path = d;
+    mg_model *m = NULL;
+    mg_error err = {0};
+    cr_assert_eq(mg_model_load(&p, &m, &err), 0, "%s", err.msg);
+    cr_assert_eq(m->config.act, MG_ACT_GELU_TANH);
+    mg_model_free(m);
+}
+
+Test(model, legacy_with_a_full_config_is_self_contained)
+{
+    /* benchmark.py rewrites a legacy config.json in place: the base config
+     * with _dylora_original_type "dylora-moe". No base model is needed. */
+    char root[512], d[600];
+    snprintf(root, sizeof root, "%s", tu_tmpdir());
+    snprintf(d, sizeof d, "%s/best_model", root);
+    tu_copy_fixture("dylora-legacy/results_full/best_model", d);
+    json_t *cfg = read_json(FIX "/gemma/config.json");
+    json_object_set_new(cfg, "_dylora_original_type", json_string("dylora-moe"));
+    json_object_set_new(cfg, "num_experts", json_integer(3));
+    json_object_set_new(cfg, "lora_r", json_integer(4));
+    json_object_set_new(cfg, "lora_alpha", json_integer(8));
+    json_object_set_new(cfg, "base_model_name_or_path", json_string("nowhere/to-be-found"));
+    write_json(d, cfg);
+    json_decref(cfg);
+    mg_model_params p = mg_model_default_params();
+    p.path = d;
+    mg_model *m = NULL;
+    mg_error err = {0};
+    cr_assert_eq(mg_model_load(&p, &m, &err), 0, "%s", err.msg);
+    cr_assert_eq(m->format, MG_FORMAT_DYLORA_LEGACY);
+    assert_three_experts(m);
+    cr_assert_str_eq(m->base_name, "nowhere/to-be-found");
     mg_model_free(m);
 }
