@@ -1,8 +1,11 @@
 /* dtype.c — dtype sizes and names, and the scalar fp16/bf16 <-> fp32
  * conversions. The rounding rules are torch's (c10/util/BFloat16.h and
- * c10/util/Half.h): bf16 rounds to nearest even and maps every NaN to 0x7FC0;
- * f16 rounds to nearest even, keeps subnormals, overflows to inf and maps a
- * NaN to a quiet NaN of the same sign (0x7E00). Bit manipulation rather than
+ * c10/util/Half.h): bf16 rounds to nearest even and maps every NaN to 0x7FC0
+ * (c10's scalar rule; torch's vectorized CPU path writes 0xFFFF instead, so
+ * torch itself is not consistent about NaN bits); f16 rounds to nearest
+ * even, keeps subnormals, overflows to inf and maps a NaN to a quiet NaN of
+ * the same sign (0x7E00 / 0xFE00, as torch's tensor.to(float16) gives).
+ * Finite values round identically everywhere. Bit manipulation rather than
  * float arithmetic, so the result never depends on the FPU's rounding mode or
  * on flush-to-zero. */
 #include "mg_kernels.h"
