@@ -166,6 +166,20 @@ Test(pickle, contiguous_tensor_points_into_the_file)
     mg__storage_free(s);
 }
 
+Test(pickle, zip64_directory)
+{
+    char pkl[512];
+    size_t n = tensor_pkl(pkl, 0, 2, 3, 3, 1);
+    mg_model_storage *s = calloc(1, sizeof *s);
+    mg__tset ts = {0};
+    tz_zip64 = true;
+    cr_assert_eq(load_pt(pkl, n, &ts, s), 0, "%s", ERR.msg);
+    const float *f = mg__tset_find(&ts, "w")->t.data;
+    cr_assert_float_eq(f[5], 5.0f, 0);
+    mg__tset_free(&ts);
+    mg__storage_free(s);
+}
+
 Test(pickle, transposed_view_is_copied_contiguous)
 {
     char pkl[512];

@@ -4,6 +4,7 @@
 #ifndef MG_TEST_MODEL_UTIL_H
 #define MG_TEST_MODEL_UTIL_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -15,6 +16,8 @@ typedef struct tz_entry {
     size_t len;
 } tz_entry;
 
+/* Write zip64 central directory records (default false). */
+extern bool tz_zip64;
 /* Writes a zip of stored entries to path; returns 0 on success. */
 int tz_write(const char *path, const tz_entry *e, int n);
 /* Builds a zip in memory (malloc'd, *len set). */
