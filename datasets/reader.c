@@ -3,13 +3,13 @@
  * Python reads the file in text mode (universal newlines: \n, \r\n and \r end
  * a line), skips lines made only of whitespace (str.isspace) and json.loads
  * each other line. Python's json also accepts the bare tokens NaN, Infinity
- * and -Infinity, which MBPP+ uses inside its test inputs; jansson rejects
- * them, so a pre-pass that knows where strings are rewrites them outside
- * strings into same-length valid tokens (column numbers in errors stay
- * right). Those values are never read by moegen; mg_task.json keeps the
- * original record text for anyone who needs them. MBPP+ also has "\u0000"
- * inside test inputs, which Python accepts, so JSON_ALLOW_NUL is on; only the
- * fields moegen copies into C strings must be free of NUL. */
+ * and -Infinity, which MBPP+ uses inside its test inputs, integers of any size
+ * and 1e400; jansson rejects all of these, so a pre-pass that knows where
+ * strings are rewrites them (rewrite_for_jansson). Numbers are never read by
+ * moegen; mg_task.json keeps the original record text for anyone who needs
+ * them. MBPP+ also has "\u0000" inside test inputs, which Python accepts, so
+ * JSON_ALLOW_NUL is on; only the fields moegen copies into C strings must be
+ * free of NUL. */
 #include "ds_internal.h"
 #include "mg_dataset.h"
 
@@ -157,11 +157,41 @@ int mg_read_maybe_gz(const char *path, char **data, size_t *len, mg_error *err)
 
 /* ---- JSON lines ------------------------------------------------------------- */
 
-/* Rewrites NaN / Infinity / -Infinity outside strings into same-length tokens
- * jansson accepts. Returns 1 when something was rewritten. */
-static int rewrite_nonfinite(char *s, size_t n)
+/* Length of the JSON number at s[0..n) (RFC 8259 grammar), 0 when none. */
+static size_t json_number_len(const char *s, size_t n)
 {
-    int in_str = 0, changed = 0;
+    size_t i = 0;
+    if (i < n && s[i] == '-') i++;
+    if (i >= n || s[i] < '0' || s[i] > '9') return 0;
+    if (s[i] == '0')
+        i++;
+    else
+        while (i < n && s[i] >= '0' && s[i] <= '9') i++;
+    if (i + 1 < n && s[i] == '.' && s[i + 1] >= '0' && s[i + 1] <= '9') {
+        i++;
+        while (i < n && s[i] >= '0' && s[i] <= '9') i++;
+    }
+    if (i < n && (s[i] == 'e' || s[i] == 'E')) {
+        size_t j = i + 1;
+        if (j < n && (s[j] == '+' || s[j] == '-')) j++;
+        if (j < n && s[j] >= '0' && s[j] <= '9') {
+            while (j < n && s[j] >= '0' && s[j] <= '9') j++;
+            i = j;
+        }
+    }
+    return i;
+}
+
+/* Prepares a line for jansson, outside strings only and keeping every length
+ * (so error columns stay right):
+ *  - NaN / Infinity / -Infinity (Python extensions) become 0.0 / null;
+ *  - every valid number becomes "0" plus spaces: Python reads integers of any
+ *    size and 1e400 as inf, jansson fails on both, and moegen never uses the
+ *    numbers (mg_task.json keeps them). Invalid number text is left alone for
+ *    jansson to reject, as Python would ("01", "1.", "-NaN"). */
+static void rewrite_for_jansson(char *s, size_t n)
+{
+    int in_str = 0;
     for (size_t i = 0; i < n; i++) {
         char c = s[i];
         if (in_str) {
@@ -171,22 +201,26 @@ static int rewrite_nonfinite(char *s, size_t n)
                 in_str = 0;
             continue;
         }
+        size_t k;
         if (c == '"') {
             in_str = 1;
         } else if (c == 'N' && n - i >= 3 && !memcmp(s + i, "NaN", 3)) {
             memcpy(s + i, "0.0", 3);
-            i += 2, changed = 1;
+            i += 2;
         } else if (c == 'I' && n - i >= 8 && !memcmp(s + i, "Infinity", 8)) {
             memcpy(s + i, "null    ", 8);
-            i += 7, changed = 1;
+            i += 7;
         } else if (c == '-' && n - i >= 9 && !memcmp(s + i, "-Infinity", 9)) {
             memcpy(s + i, "null     ", 9);
-            i += 8, changed = 1;
-        } else if (c == '-' && n - i >= 2 && s[i + 1] == 'N') {
-            i++; /* Python rejects -NaN: leave it for jansson to reject too */
+            i += 8;
+        } else if ((k = json_number_len(s + i, n - i)) > 0) {
+            s[i] = '0';
+            memset(s + i + 1, ' ', k - 1);
+            i += k - 1;
+        } else if (c == '-') {
+            i++; /* "-NaN", "-x": leave the next character for jansson to reject */
         }
     }
-    return changed;
 }
 
 static int blank_line(const char *s, size_t n)
@@ -276,12 +310,9 @@ static int parse_line(const char *what, size_t line, const char *s, size_t n, mg
         free(tmp);
         return mg_error_set(err, MG_ENOMEM, "%s:%zu: out of memory", what, line);
     }
-    rewrite_nonfinite(tmp, n);
+    rewrite_for_jansson(tmp, n);
     json_error_t je;
-    /* Python's json has no limit on integers; ours only needs the strings, so
-     * read every number as a double rather than fail on a big integer. */
-    json_t *obj =
-        json_loadb(tmp, n, JSON_DECODE_ANY | JSON_DECODE_INT_AS_REAL | JSON_ALLOW_NUL, &je);
+    json_t *obj = json_loadb(tmp, n, JSON_DECODE_ANY | JSON_ALLOW_NUL, &je);
     free(tmp);
     if (!obj)
         return mg_error_set(err, MG_EFORMAT, "%s:%zu: malformed JSON at column %d: %s", what, line,

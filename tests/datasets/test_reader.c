@@ -63,7 +63,11 @@ static const char CUSTOM[] =
     "   \n"
     "\t\n"
     "{\"task_id\": \"X/3\", \"prompt\": \"p3\", \"entry_point\": \"g\", \"test\": 5, "
-    "\"big\": 123456789012345678901234567890}\r"
+    "\"big\": 123456789012345678901234567890123456789012345678901234567890123456789012345678901234"
+    "56789012345678901234567890123456789012345678901234567890123456789012345678901234567890"
+    "12345678901234567890123456789012345678901234567890123456789012345678901234567890123456"
+    "789012345678901234567890123456789012345678901234567890, \"huge\": -1.5e400, \"tiny\": "
+    "1E-999, \"ok\": [0, -0.0, 10.25e+3]}\r"
     "{\"task_id\": \"X/10\", \"prompt\": \"caf\\u00e9\"}";
 
 Test(reader, custom_jsonl_and_gz_same_content)
@@ -144,6 +148,14 @@ Test(reader, bad_inputs_name_file_and_line)
     BAD("{\"task_id\": \"a\", \"prompt\": \"p\", \"x\": -NaN}\n", ":1: malformed JSON");
     BAD("{\"task_id\": \"a\", \"prompt\": \"\xff\"}\n", ":1: malformed JSON");
     BAD("\n  \n", "no tasks");
+    BAD("{\"task_id\": \"a\", \"prompt\": \"p\", \"x\": 01}\n", ":1: malformed JSON");
+    BAD("{\"task_id\": \"a\", \"prompt\": \"p\", \"x\": 1.}\n", ":1: malformed JSON");
+    BAD("{\"task_id\": \"a\", \"prompt\": \"p\", \"x\": .5}\n", ":1: malformed JSON");
+    BAD("{\"task_id\": \"a\", \"prompt\": \"p\", \"x\": -}\n", ":1: malformed JSON");
+    BAD("{\"task_id\": \"a\", \"prompt\": \"p\", \"x\": 1e}\n", ":1: malformed JSON");
+    BAD("{\"task_id\": \"a\", \"prompt\": \"p\", \"x\": 1true}\n", ":1: malformed JSON");
+    BAD("{\"task_id\": \"a\", \"prompt\": \"p\", \"x\": nan}\n", ":1: malformed JSON");
+    BAD("{\"task_id\": 12, \"prompt\": \"p\"}\n", ":1: non-string \"task_id\"");
     BAD("{\"task_id\": \"a\", \"prompt\": \"x\\u0000y\"}\n", ":1: \"prompt\" contains a NUL");
     expect_bad("{\"task_id\": \"a\"\n", 16, 1, ":1: malformed JSON");
 }
