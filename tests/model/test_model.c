@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <jansson.h>
@@ -437,5 +438,59 @@ Test(model, legacy_with_a_full_config_is_self_contained)
     cr_assert_eq(m->format, MG_FORMAT_DYLORA_LEGACY);
     assert_three_experts(m);
     cr_assert_str_eq(m->base_name, "nowhere/to-be-found");
+    mg_model_free(m);
+}
+
+Test(model, adapter_sub_folders_are_one_expert_set)
+{
+    char d[512], a[600], b[600];
+    snprintf(d, sizeof d, "%s/set", tu_tmpdir());
+    cr_assert_eq(mkdir(d, 0755), 0);
+    snprintf(a, sizeof a, "%s/beta", d);
+    snprintf(b, sizeof b, "%s/alpha", d);
+    tu_copy_fixture("peft-rslora", a);
+    tu_copy_fixture("peft-lora", b);
+    mg_model_params p = mg_model_default_params();
+    p.path = d;
+    p.base_model = FIX "/llama";
+    mg_model *m = NULL;
+    mg_error err = {0};
+    cr_assert_eq(mg_model_load(&p, &m, &err), 0, "%s", err.msg);
+    cr_assert_eq(m->format, MG_FORMAT_PEFT);
+    cr_assert_eq(m->n_experts, 2);
+    cr_assert_str_eq(m->experts[0].name, "alpha"); /* sorted by folder name */
+    cr_assert_str_eq(m->experts[1].name, "beta");
+    cr_assert_not(m->experts[0].use_rslora);
+    cr_assert(m->experts[1].use_rslora);
+    cr_assert_null(mod(m, 0, 0, MG_PROJ_K)->A.data);
+    cr_assert_not_null(mod(m, 1, 0, MG_PROJ_K)->A.data);
+    mg_model_free(m);
+}
+
+Test(model, dylo_moe_state_in_the_parent_folder_means_dylora)
+{
+    /* Oct 21 – Nov 3 saves: config.json is the base config with model_type
+     * "gemma" plus _dylora_* fields; only the parent's dylo_moe_state/ says
+     * this is DyLoRA-MoE (detection step 1). */
+    char root[512], d[600];
+    snprintf(root, sizeof root, "%s/results_full", tu_tmpdir());
+    tu_copy_fixture("dylora-legacy/results_full", root);
+    snprintf(d, sizeof d, "%s/best_model", root);
+    json_t *cfg = read_json(FIX "/gemma/config.json");
+    json_object_set_new(cfg, "_dylora_num_experts", json_integer(3));
+    json_object_set_new(cfg, "_dylora_lora_r", json_integer(4));
+    json_object_set_new(cfg, "_dylora_lora_alpha", json_integer(8));
+    write_json(d, cfg);
+    json_decref(cfg);
+    mg_model_params p = mg_model_default_params();
+    p.path = d;
+    mg_model *m = NULL;
+    mg_error err = {0};
+    cr_assert_eq(mg_model_load(&p, &m, &err), 0, "%s", err.msg);
+    cr_assert_eq(m->format, MG_FORMAT_DYLORA_LEGACY);
+    assert_three_experts(m);
+    /* the reference reads router.pt only from the model folder: the gate
+     * comes from model.safetensors */
+    cr_assert_str_eq(m->router.weight.name, "router.gate.weight");
     mg_model_free(m);
 }
