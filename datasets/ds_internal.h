@@ -16,6 +16,11 @@ int mg_ds__py_isspace(uint32_t cp);
 /* strdup / strndup that report ENOMEM through the return value only. */
 char *mg_ds__strndup(const char *s, size_t n);
 
+/* Makes a Python-json line acceptable to jansson without changing its length:
+ * NaN/Infinity/-Infinity and every valid number outside strings become tokens
+ * jansson reads (the numbers' values are lost; invalid text stays invalid). */
+void mg_ds__rewrite_for_jansson(char *s, size_t n);
+
 /* mkdir -p (mode 0755). */
 struct mg_error;
 int mg_ds__mkdir_p(const char *dir, struct mg_error *err);

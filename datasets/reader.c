@@ -5,7 +5,7 @@
  * each other line. Python's json also accepts the bare tokens NaN, Infinity
  * and -Infinity, which MBPP+ uses inside its test inputs, integers of any size
  * and 1e400; jansson rejects all of these, so a pre-pass that knows where
- * strings are rewrites them (rewrite_for_jansson). Numbers are never read by
+ * strings are rewrites them (mg_ds__rewrite_for_jansson). Numbers are never read by
  * moegen; mg_task.json keeps the original record text for anyone who needs
  * them. MBPP+ also has "\u0000" inside test inputs, which Python accepts, so
  * JSON_ALLOW_NUL is on; only the fields moegen copies into C strings must be
@@ -189,7 +189,7 @@ static size_t json_number_len(const char *s, size_t n)
  *    size and 1e400 as inf, jansson fails on both, and moegen never uses the
  *    numbers (mg_task.json keeps them). Invalid number text is left alone for
  *    jansson to reject, as Python would ("01", "1.", "-NaN"). */
-static void rewrite_for_jansson(char *s, size_t n)
+void mg_ds__rewrite_for_jansson(char *s, size_t n)
 {
     int in_str = 0;
     for (size_t i = 0; i < n; i++) {
@@ -310,7 +310,7 @@ static int parse_line(const char *what, size_t line, const char *s, size_t n, mg
         free(tmp);
         return mg_error_set(err, MG_ENOMEM, "%s:%zu: out of memory", what, line);
     }
-    rewrite_for_jansson(tmp, n);
+    mg_ds__rewrite_for_jansson(tmp, n);
     json_error_t je;
     json_t *obj = json_loadb(tmp, n, JSON_DECODE_ANY | JSON_ALLOW_NUL, &je);
     free(tmp);

@@ -143,13 +143,15 @@ static int load_existing(mg_sample_file *f, mg_error *err)
         size_t a, b;
         mg_py_strip(buf + i, n, &a, &b);
         if (a < b) { /* EvalPlus skips blank lines */
+            /* json.loads semantics (NaN, big numbers) as for datasets. */
+            mg_ds__rewrite_for_jansson(buf + i, n);
             json_error_t je;
-            json_t *o = json_loadb(buf + i, n, JSON_DECODE_ANY | JSON_DECODE_INT_AS_REAL, &je);
+            json_t *o = json_loadb(buf + i, n, JSON_DECODE_ANY | JSON_ALLOW_NUL, &je);
             json_t *id = o && json_is_object(o) ? json_object_get(o, "task_id") : NULL;
             if (!o)
                 rc = mg_error_set(err, MG_EFORMAT, "%s:%zu: malformed JSON at column %d: %s",
                                   f->path, line, je.column, je.text);
-            else if (!json_is_string(id))
+            else if (!json_is_string(id) || strlen(json_string_value(id)) != json_string_length(id))
                 rc = mg_error_set(err, MG_EFORMAT, "%s:%zu: record without a string \"task_id\"",
                                   f->path, line);
             else if (count_add(f, json_string_value(id)) < 0)

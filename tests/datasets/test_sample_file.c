@@ -106,6 +106,13 @@ Test(sample_file, bad_existing_file)
     ds_write(p, "{\"solution\": \"x\"}\n", 18);
     cr_assert_eq(mg_sample_file_open(p, &f, &err), MG_EFORMAT);
     cr_assert(strstr(err.msg, ":1: record without"), "%s", err.msg);
+    /* Python's json.loads extensions are fine in other fields. */
+    const char *ext = "{\"task_id\": \"A/0\", \"solution\": \"x\", \"score\": NaN, \"n\": "
+                      "123456789012345678901234567890}\n";
+    ds_write(p, ext, strlen(ext));
+    cr_assert_eq(mg_sample_file_open(p, &f, &err), 0, "%s", err.msg);
+    cr_assert_eq(mg_sample_file_count(f, "A/0"), 1);
+    mg_sample_file_close(f);
     char *missing = ds_path(dir, "no/such/dir/s.jsonl");
     cr_assert_eq(mg_sample_file_open(missing, &f, &err), MG_ENOENT);
     free(missing), free(p), free(dir);
