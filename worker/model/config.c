@@ -124,6 +124,22 @@ static int token_id(const json_t *cfg, const char *k)
     return json_is_integer(v) ? (int)json_integer_value(v) : -1;
 }
 
+/* The config classes' defaults (LlamaConfig 2048, GemmaConfig 8192,
+ * MistralConfig 4096 * 32, Qwen2Config 32768). */
+static int default_max_pos(mg_arch a)
+{
+    switch (a) {
+    case MG_ARCH_GEMMA:
+        return 8192;
+    case MG_ARCH_MISTRAL:
+        return 4096 * 32;
+    case MG_ARCH_QWEN2:
+        return 32768;
+    default:
+        return 2048;
+    }
+}
+
 int mg__config_parse(const json_t *cfg, const char *path, mg_model_config *c, mg_error *err)
 {
     memset(c, 0, sizeof *c);
@@ -151,7 +167,7 @@ int mg__config_parse(const json_t *cfg, const char *path, mg_model_config *c, mg
         (rc = get_int(cfg, "num_attention_heads", 0, true, path, &c->n_heads, err)) < 0 ||
         (rc = get_int(cfg, "num_key_value_heads", c->n_heads, false, path, &c->n_kv_heads, err)) <
             0 ||
-        (rc = get_int(cfg, "max_position_embeddings", 2048, false, path,
+        (rc = get_int(cfg, "max_position_embeddings", default_max_pos(c->arch), false, path,
                       &c->max_position_embeddings, err)) < 0)
         return rc;
     if (!c->vocab_size || !c->hidden_size || !c->n_layers || !c->n_heads || !c->n_kv_heads ||
