@@ -195,6 +195,27 @@ int mg_json_dumps_record(mg_sbuf *out, const char *task_id, const char *solution
 int mg_sample_paths(const char *root, const char *dataset, const char *id, char **path,
                     char **raw_path, mg_error *err);
 
+/* Keeps only the first `keep` records (cuts the file after them). */
+int mg_sample_file_truncate_records(mg_sample_file *f, size_t keep, mg_error *err);
+/* The task id of record i (file order), NULL past the end. */
+const char *mg_sample_file_record_task(const mg_sample_file *f, size_t i);
+
+/* The sanitized `<id>.jsonl` and raw `<id>.raw.jsonl` files of one run, kept
+ * record for record in step. Opening checks that both hold the same task
+ * sequence (else MG_EFORMAT) and drops records that have no twin (a crash
+ * between the two appends of one sample), so resume counts — taken from
+ * `main`, as EvalPlus reads the sanitized file — match both files. */
+typedef struct mg_sample_pair {
+    mg_sample_file *main; /* sanitized solutions */
+    mg_sample_file *raw;  /* raw solutions */
+} mg_sample_pair;
+int mg_sample_pair_open(const char *path, const char *raw_path, mg_sample_pair *out, mg_error *err);
+/* Appends the sanitized record then the raw one; if the raw write fails the
+ * sanitized record is taken back. */
+int mg_sample_pair_append(mg_sample_pair *p, const char *task_id, const char *solution,
+                          const char *raw_solution, mg_error *err);
+void mg_sample_pair_close(mg_sample_pair *p);
+
 /* Number of task ids with at least one sample, and total records. */
 size_t mg_sample_file_n_tasks(const mg_sample_file *f);
 size_t mg_sample_file_n_records(const mg_sample_file *f);

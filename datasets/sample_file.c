@@ -29,7 +29,12 @@ struct mg_sample_file {
     char *path;
     off_t size;
     count_slot *slots;
-    size_t cap, n_tasks, n_records;
+    size_t cap, n_slots, n_tasks, n_records;
+    /* Per record, in file order: its task id (owned by the count table, whose
+     * strings never move) and the offset just past its newline. */
+    const char **rec_id;
+    off_t *rec_end;
+    size_t rec_cap;
     mg_sbuf line;
 };
 
@@ -47,9 +52,19 @@ static count_slot *find_slot(count_slot *slots, size_t cap, const char *id)
     return &slots[h];
 }
 
-static int count_add(mg_sample_file *f, const char *id)
+static int count_add(mg_sample_file *f, const char *id, off_t end)
 {
-    if ((f->n_tasks + 1) * 2 > f->cap) {
+    if (f->n_records == f->rec_cap) {
+        size_t cap = f->rec_cap ? f->rec_cap * 2 : 256;
+        const char **ids = realloc(f->rec_id, cap * sizeof *ids);
+        if (!ids) return MG_ENOMEM;
+        f->rec_id = ids;
+        off_t *ends = realloc(f->rec_end, cap * sizeof *ends);
+        if (!ends) return MG_ENOMEM;
+        f->rec_end = ends;
+        f->rec_cap = cap;
+    }
+    if ((f->n_slots + 1) * 2 > f->cap) {
         size_t cap = f->cap ? f->cap * 2 : 64;
         count_slot *s = calloc(cap, sizeof *s);
         if (!s) return MG_ENOMEM;
@@ -63,9 +78,11 @@ static int count_add(mg_sample_file *f, const char *id)
     if (!c->task_id) {
         c->task_id = mg_ds__strndup(id, strlen(id));
         if (!c->task_id) return MG_ENOMEM;
-        f->n_tasks++;
+        f->n_slots++;
     }
-    c->n++;
+    if (c->n++ == 0) f->n_tasks++; /* also a task whose records were truncated away */
+    f->rec_id[f->n_records] = c->task_id;
+    f->rec_end[f->n_records] = end;
     f->n_records++;
     return 0;
 }
@@ -93,6 +110,8 @@ void mg_sample_file_close(mg_sample_file *f)
     if (f->fd >= 0) close(f->fd); /* also drops the flock */
     for (size_t i = 0; i < f->cap; i++) free(f->slots[i].task_id);
     free(f->slots);
+    free(f->rec_id);
+    free(f->rec_end);
     free(f->path);
     mg_sbuf_free(&f->line);
     free(f);
@@ -154,7 +173,7 @@ static int load_existing(mg_sample_file *f, mg_error *err)
             else if (!json_is_string(id) || strlen(json_string_value(id)) != json_string_length(id))
                 rc = mg_error_set(err, MG_EFORMAT, "%s:%zu: record without a string \"task_id\"",
                                   f->path, line);
-            else if (count_add(f, json_string_value(id)) < 0)
+            else if (count_add(f, json_string_value(id), (off_t)(i + n + 1)) < 0)
                 rc = mg_error_set(err, MG_ENOMEM, "out of memory");
             json_decref(o);
         }
@@ -217,8 +236,89 @@ int mg_sample_file_append(mg_sample_file *f, const char *task_id, const char *so
         off += (size_t)w;
     }
     f->size += (off_t)off;
-    if (count_add(f, task_id) < 0) return mg_error_set(err, MG_ENOMEM, "out of memory");
+    if (count_add(f, task_id, f->size) < 0) return mg_error_set(err, MG_ENOMEM, "out of memory");
     return 0;
+}
+
+int mg_sample_file_truncate_records(mg_sample_file *f, size_t keep, mg_error *err)
+{
+    if (keep >= f->n_records) return 0;
+    off_t end = keep ? f->rec_end[keep - 1] : 0;
+    if (ftruncate(f->fd, end) < 0)
+        return mg_error_set(err, mg_err_from_errno(errno), "%s: cannot truncate: %s", f->path,
+                            strerror(errno));
+    for (size_t i = keep; i < f->n_records; i++) {
+        count_slot *c = find_slot(f->slots, f->cap, f->rec_id[i]);
+        if (--c->n == 0) f->n_tasks--;
+    }
+    f->n_records = keep;
+    f->size = end;
+    return 0;
+}
+
+const char *mg_sample_file_record_task(const mg_sample_file *f, size_t i)
+{
+    return f && i < f->n_records ? f->rec_id[i] : NULL;
+}
+
+/* ---- the sanitized + raw pair -------------------------------------------------- */
+
+int mg_sample_pair_open(const char *path, const char *raw_path, mg_sample_pair *out, mg_error *err)
+{
+    out->main = out->raw = NULL;
+    int rc = mg_sample_file_open(path, &out->main, err);
+    if (rc == 0) rc = mg_sample_file_open(raw_path, &out->raw, err);
+    if (rc < 0) goto fail;
+    size_t nm = out->main->n_records, nr = out->raw->n_records;
+    size_t common = nm < nr ? nm : nr;
+    for (size_t i = 0; i < common; i++) {
+        if (strcmp(out->main->rec_id[i], out->raw->rec_id[i])) {
+            rc = mg_error_set(err, MG_EFORMAT,
+                              "%s and %s are not a pair: record %zu is %s in one and %s in the "
+                              "other",
+                              path, raw_path, i + 1, out->main->rec_id[i], out->raw->rec_id[i]);
+            goto fail;
+        }
+    }
+    if (nm != nr) {
+        /* A crash between the two appends of one sample: drop the record
+         * that has no twin so the sample is generated again. */
+        mg_sample_file *longer = nm > nr ? out->main : out->raw;
+        mg_warn("%s: dropped %zu record(s) with no twin in %s (interrupted write)", longer->path,
+                (nm > nr ? nm : nr) - common, nm > nr ? raw_path : path);
+        rc = mg_sample_file_truncate_records(longer, common, err);
+        if (rc < 0) goto fail;
+    }
+    return 0;
+fail:
+    mg_sample_pair_close(out);
+    return rc;
+}
+
+int mg_sample_pair_append(mg_sample_pair *p, const char *task_id, const char *solution,
+                          const char *raw_solution, mg_error *err)
+{
+    /* Sanitized first, then raw, as EvalPlus; if the raw write fails, the
+     * sanitized record is taken back so the files stay in step. */
+    size_t before = p->main->n_records;
+    int rc = mg_sample_file_append(p->main, task_id, solution, err);
+    if (rc < 0) return rc;
+    rc = mg_sample_file_append(p->raw, task_id, raw_solution, err);
+    if (rc < 0) {
+        mg_error keep = *err;
+        if (mg_sample_file_truncate_records(p->main, before, err) < 0)
+            mg_warn("%s: could not take back the record whose raw twin failed", p->main->path);
+        *err = keep;
+    }
+    return rc;
+}
+
+void mg_sample_pair_close(mg_sample_pair *p)
+{
+    if (!p) return;
+    mg_sample_file_close(p->main);
+    mg_sample_file_close(p->raw);
+    p->main = p->raw = NULL;
 }
 
 int mg_sample_paths(const char *root, const char *dataset, const char *id, char **path,

@@ -98,7 +98,7 @@ Test(sample_file, bad_existing_file)
 {
     char *dir = ds_tmpdir();
     char *p = ds_path(dir, "s.jsonl");
-    ds_write(p, "{\"task_id\": \"A/0\", \"solution\": \"x\"}\nnot json\n", 46);
+    ds_write(p, "{\"task_id\": \"A/0\", \"solution\": \"x\"}\nnot json\n", 45);
     mg_sample_file *f;
     mg_error err = {0};
     cr_assert_eq(mg_sample_file_open(p, &f, &err), MG_EFORMAT);
@@ -135,4 +135,64 @@ Test(sample_file, second_writer_is_refused)
     cr_assert(WIFEXITED(st) && WEXITSTATUS(st) == 0);
     mg_sample_file_close(f);
     free(p), free(dir);
+}
+
+Test(sample_file, truncate_records_updates_counts)
+{
+    char *dir = ds_tmpdir();
+    char *p = ds_path(dir, "s.jsonl");
+    mg_sample_file *f;
+    mg_error err = {0};
+    cr_assert_eq(mg_sample_file_open(p, &f, &err), 0);
+    const char *ids[] = {"A/0", "A/0", "A/1", "A/2"};
+    for (int i = 0; i < 4; i++) cr_assert_eq(mg_sample_file_append(f, ids[i], "s", &err), 0);
+    cr_assert_str_eq(mg_sample_file_record_task(f, 2), "A/1");
+    cr_assert_null(mg_sample_file_record_task(f, 4));
+    cr_assert_eq(mg_sample_file_truncate_records(f, 1, &err), 0);
+    cr_assert_eq(mg_sample_file_count(f, "A/0"), 1);
+    cr_assert_eq(mg_sample_file_count(f, "A/1"), 0);
+    cr_assert_eq(mg_sample_file_n_tasks(f), 1);
+    cr_assert_eq(mg_sample_file_append(f, "A/2", "t", &err), 0);
+    cr_assert_eq(mg_sample_file_n_tasks(f), 2);
+    mg_sample_file_close(f);
+    char *d = ds_slurp(p, NULL);
+    cr_assert_str_eq(d, "{\"task_id\": \"A/0\", \"solution\": \"s\"}\n"
+                        "{\"task_id\": \"A/2\", \"solution\": \"t\"}\n");
+    free(d), free(p), free(dir);
+}
+
+Test(sample_file, pair_drops_records_without_twin)
+{
+    char *dir = ds_tmpdir();
+    char *m = ds_path(dir, "x.jsonl"), *r = ds_path(dir, "x.raw.jsonl");
+    const char *rec0 = "{\"task_id\": \"A/0\", \"solution\": \"s\"}\n";
+    const char *rec1 = "{\"task_id\": \"A/1\", \"solution\": \"s\"}\n";
+    char both[256];
+    snprintf(both, sizeof both, "%s%s", rec0, rec1);
+    /* EvalPlus writes sanitized then raw: a crash in between leaves main longer. */
+    ds_write(m, both, strlen(both));
+    ds_write(r, rec0, strlen(rec0));
+    mg_sample_pair sp;
+    mg_error err = {0};
+    cr_assert_eq(mg_sample_pair_open(m, r, &sp, &err), 0, "%s", err.msg);
+    cr_assert_eq(mg_sample_file_count(sp.main, "A/1"), 0);
+    cr_assert_eq(mg_sample_file_n_records(sp.main), 1);
+    cr_assert_eq(mg_sample_pair_append(&sp, "A/1", "sanitized", "raw \xe2\x9c\x93", &err), 0);
+    /* A bad raw solution takes the sanitized record back. */
+    cr_assert_eq(mg_sample_pair_append(&sp, "A/2", "ok", "bad \xff", &err), MG_EFORMAT);
+    cr_assert(strstr(err.msg, "task A/2"), "%s", err.msg);
+    cr_assert_eq(mg_sample_file_count(sp.main, "A/2"), 0);
+    mg_sample_pair_close(&sp);
+    char *dm = ds_slurp(m, NULL), *dr = ds_slurp(r, NULL);
+    snprintf(both, sizeof both, "%s{\"task_id\": \"A/1\", \"solution\": \"sanitized\"}\n", rec0);
+    cr_assert_str_eq(dm, both);
+    snprintf(both, sizeof both, "%s{\"task_id\": \"A/1\", \"solution\": \"raw \\u2713\"}\n", rec0);
+    cr_assert_str_eq(dr, both);
+    free(dm), free(dr);
+    /* Different task sequences: not a pair. */
+    ds_write(r, rec1, strlen(rec1));
+    cr_assert_eq(mg_sample_pair_open(m, r, &sp, &err), MG_EFORMAT);
+    cr_assert(strstr(err.msg, "not a pair"), "%s", err.msg);
+    cr_assert_null(sp.main);
+    free(m), free(r), free(dir);
 }
