@@ -206,6 +206,18 @@ Test(pickle, view_past_its_storage_is_refused)
     mg__storage_free(s);
 }
 
+Test(pickle, expanded_view_is_refused)
+{
+    char pkl[512];
+    size_t n = tensor_pkl(pkl, 0, 3, 4, 0, 1); /* 12 elements over a 6-element storage */
+    mg_model_storage *s = calloc(1, sizeof *s);
+    mg__tset ts = {0};
+    cr_assert_eq(load_pt(pkl, n, &ts, s), MG_EUNSUPPORTED);
+    cr_assert(strstr(ERR.msg, "expanded"), "%s", ERR.msg);
+    mg__tset_free(&ts);
+    mg__storage_free(s);
+}
+
 Test(pickle, legacy_and_garbage_files)
 {
     mg_model_storage *s = calloc(1, sizeof *s);

@@ -195,6 +195,11 @@ int mg__expert_fill(mg_model *m, mg_expert *e, const mg__lora_src *src, mg_error
                                   any->file, l, mg_proj_name(p), A ? "A" : "B", A ? "B" : "A");
                 goto done;
             }
+            /* AdaLoRA's budget allocation can prune a module to rank 0: PEFT
+             * saves [0, in] / [out, 0] tensors, a zero delta. */
+            if (src->adalora && A->t.ndim == 2 && A->t.shape[0] == 0 && B->t.ndim == 2 &&
+                B->t.shape[1] == 0)
+                continue;
             const mg_tensor *W = &m->layers[l].proj[p];
             int64_t out = W->shape[0], in = W->shape[1];
             char want[160];

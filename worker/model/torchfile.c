@@ -67,6 +67,14 @@ static int add_tensor(ptctx *c, const char *key, const mg__pk *t)
                             "%s: tensor '%s': view (offset %lld) runs past its storage of %llu "
                             "elements",
                             c->file, key, (long long)t->offset, (unsigned long long)snumel);
+    /* A view with more elements than its storage repeats elements (stride 0,
+     * an expand()): state dicts do not hold those, and copying one could
+     * turn a small file into an enormous buffer. */
+    if (numel > snumel)
+        return mg_error_set(c->err, MG_EUNSUPPORTED,
+                            "%s: tensor '%s': view has %llu elements over a storage of %llu "
+                            "(expanded views are not supported)",
+                            c->file, key, (unsigned long long)numel, (unsigned long long)snumel);
     bool contig = true;
     int64_t expect = 1;
     for (int i = t->ndim - 1; i >= 0; i--) {
