@@ -25,6 +25,9 @@ output; tests never run Python packages, only compare against these files:
       evalplus.provider.utility.make_raw_chat_prompt and the transformers
       tokenizer of ../shared/tokenizers/<tok> (its chat template), for a few
       HumanEval+ and MBPP+ tasks; "dataset" names which.
+  golden/truncate.jsonl.gz  random completions and EvalPlus's HF-backend truncation
+      of them (min_index = 10000; earliest stop; tabs -> 4 spaces), per dataset
+      and mode: {"dataset", "direct", "text", "want"}
   golden/chat_prompts_qwen3_prefixes.jsonl  the same with custom (non-ASCII)
       instruction and response prefixes ("\u00c9cris le code \u2713:", "Voil\u00e0 \U0001f40d").
 """
@@ -145,6 +148,36 @@ def chat_prompt_lines(tok_dir, he_path, mbpp_path, ip=None, rp=None, n=3):
                               "stop": EOS + ["\n```\n"]})
 
 
+def hf_truncate(s, eos):
+    # evalplus/provider/hf.py, HuggingFaceDecoder.codegen, after batch_decode
+    min_index = 10000
+    for e in eos:
+        if e in s:
+            min_index = min(min_index, s.index(e))
+    return s[:min_index].replace("\t", "    ")
+
+
+def truncate_lines():
+    from evalplus.provider.utility import EOS, extra_eos_for_direct_completion
+
+    rng = random.Random(7)
+    pieces = ["    return x\n", "\tif a:\n\t\tb()\n", "\ndef ", "\ndef", "\nclass ", "\nimport ",
+              "\nfrom ", "\nassert ", "\nassert", '\n"""', "\nprint(", "\nif __name__",
+              "\ndef main(", "</s>", "<|endoftext|>", "<|endofmask|>", "\n```\n", "```", "\n",
+              "caf\u00e9 ", "\U0001f600", "\u4e2d\u6587", "x = 1", " " * 13, "#" * 50]
+    for dataset in ("humaneval", "mbpp"):
+        for direct in (True, False):
+            eos = EOS + (extra_eos_for_direct_completion(dataset) if direct else ["\n```\n"])
+            for k in range(60):
+                # 50 short mixes, then 10 long ones around the 10,000-character cap
+                long_pieces = ["#" * 50, "\tif a:\n\t\tb()\n", "caf\u00e9 " * 10, "\U0001f600" * 20]
+                n = rng.randrange(0, 12) if k < 50 else rng.randrange(250, 450)
+                text = "".join(rng.choice(long_pieces) if k >= 50 and rng.random() < 0.995
+                               else rng.choice(pieces) for _ in range(n))
+                yield json.dumps({"dataset": dataset, "direct": direct, "text": text,
+                                  "want": hf_truncate(text, eos)})
+
+
 def main():
     if not os.path.isdir(SHARED):
         sys.exit(f"needs {SHARED}")
@@ -172,6 +205,7 @@ def main():
         with open(os.path.join(OUT, f"chat_prompts_{name}.jsonl"), "w") as f:
             for line in chat_prompt_lines(os.path.join(toks, name), he, mbpp):
                 f.write(line + "\n")
+    write_gz("truncate.jsonl.gz", truncate_lines())
     # --instruction-prefix / --response-prefix, with non-ASCII text
     with open(os.path.join(OUT, "chat_prompts_qwen3_prefixes.jsonl"), "w") as f:
         for line in chat_prompt_lines(os.path.join(toks, "qwen3"), he, mbpp,

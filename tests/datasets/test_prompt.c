@@ -3,6 +3,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <jansson.h>
+
 #include "mg_dataset.h"
 
 static const char *const EOS6[] = {"<|endoftext|>", "<|endofmask|>", "</s>",
@@ -165,5 +167,35 @@ Test(prompt, hf_cap_counts_characters_not_bytes)
     cr_assert_str_eq(s, "abc");
     free(s);
     mg_strlist_free(&l);
+    free(text);
+}
+
+Test(prompt, truncation_matches_evalplus_hf_backend)
+{
+    /* Fixtures: evalplus/provider/hf.py's truncation run by CPython on random
+     * completions (tools/make_json_goldens.py); 21 are cut at the 10,000-char cap. */
+    char *text;
+    size_t len;
+    mg_error err = {0};
+    cr_assert_eq(mg_read_maybe_gz(MG_SOURCE_DIR "/tests/datasets/golden/truncate.jsonl.gz", &text,
+                                  &len, &err),
+                 0, "%s", err.msg);
+    size_t n = 0;
+    for (char *line = strtok(text, "\n"); line; line = strtok(NULL, "\n"), n++) {
+        json_error_t je;
+        json_t *o = json_loads(line, 0, &je);
+        cr_assert_not_null(o, "%s", je.text);
+        mg_prompt_params p = {.dataset = json_string_value(json_object_get(o, "dataset")),
+                              .direct_completion = json_is_true(json_object_get(o, "direct"))};
+        mg_strlist l;
+        cr_assert_eq(mg_prompt_stops(&p, &l, NULL), 0);
+        json_t *t = json_object_get(o, "text"), *w = json_object_get(o, "want");
+        char *got = mg_completion_truncate(json_string_value(t), json_string_length(t), &l);
+        cr_assert_str_eq(got, json_string_value(w), "case %zu", n);
+        free(got);
+        mg_strlist_free(&l);
+        json_decref(o);
+    }
+    cr_assert_eq(n, 240);
     free(text);
 }
