@@ -211,3 +211,40 @@ Test(tokenizer_robust, arbitrary_bytes_never_crash, .timeout = 240)
         mg_tokenizer_free(t);
     }
 }
+
+/* The same tokenizer.json written with every non-ASCII character escaped
+ * (\uXXXX, surrogate pairs) loads to the same tokenizer: the direct
+ * vocab/merges scanner decodes escapes as jansson does. */
+Test(tokenizer_robust, escaped_json_loads_the_same, .timeout = 60)
+{
+    size_t len;
+    char *json = slurp(FEATURES "/metaspace_first.json", &len);
+    json_t *root = json_loadb(json, len, 0, NULL);
+    cr_assert_not_null(root);
+    char *ascii = json_dumps(root, JSON_ENSURE_ASCII | JSON_INDENT(1));
+    json_decref(root);
+    cr_assert_not_null(ascii);
+    cr_assert(strstr(ascii, "\\u2581") != NULL);
+    mg_error err = {0};
+    mg_tokenizer *a, *b;
+    cr_assert_eq(mg_tokenizer_load_json(json, len, "raw", &a, &err), 0, "%s", err.msg);
+    cr_assert_eq(mg_tokenizer_load_json(ascii, strlen(ascii), "ascii", &b, &err), 0, "%s", err.msg);
+    static const char *texts[] = {"Hello world", "caf\xc3\xa9 \xe2\x96\x81x \xf0\x9f\xa6\x99",
+                                  "a [MASK] b", "\t\n"};
+    for (size_t i = 0; i < 4; i++) {
+        int32_t *x, *y;
+        size_t nx, ny;
+        cr_assert_eq(mg_tokenizer_encode(a, texts[i], strlen(texts[i]), true, &x, &nx, &err), 0);
+        cr_assert_eq(mg_tokenizer_encode(b, texts[i], strlen(texts[i]), true, &y, &ny, &err), 0);
+        cr_expect(nx == ny && !memcmp(x, y, nx * sizeof *x), "text %zu differs", i);
+        free(x);
+        free(y);
+    }
+    cr_expect_eq(mg_tokenizer_vocab_size(a), mg_tokenizer_vocab_size(b));
+    for (int32_t id = 0; id < mg_tokenizer_vocab_size(a); id++)
+        cr_assert_str_eq(mg_tokenizer_token_text(a, id), mg_tokenizer_token_text(b, id));
+    mg_tokenizer_free(a);
+    mg_tokenizer_free(b);
+    free(ascii);
+    free(json);
+}

@@ -73,7 +73,7 @@ typedef struct mg__tok_pairmap {
 } mg__tok_pairmap;
 int mg__tok_pairmap_init(mg__tok_pairmap *m, uint32_t expected);
 void mg__tok_pairmap_free(mg__tok_pairmap *m);
-void mg__tok_pairmap_put(mg__tok_pairmap *m, int32_t a, int32_t b, uint32_t rank, int32_t new_id);
+int mg__tok_pairmap_put(mg__tok_pairmap *m, int32_t a, int32_t b, uint32_t rank, int32_t new_id);
 const mg__tok_merge *mg__tok_pairmap_get(const mg__tok_pairmap *m, int32_t a, int32_t b);
 
 /* ---- regex (Oniguruma, compiled once, searched concurrently) ---- */
@@ -283,6 +283,16 @@ struct mg_tokenizer {
     mg__tok_post_item *tf_post;
     size_t n_tf_post;
 };
+
+/* tok_fastjson.c: scanner for model.vocab / model.merges (see there). Return
+ * -1 when the text is not what they accept, else 0 or the callback's error. */
+typedef int (*mg__tok_vocab_cb)(void *ud, const char *key, size_t len, int64_t id);
+typedef int (*mg__tok_merge_cb)(void *ud, size_t i, const char *a, size_t al, const char *b,
+                                size_t bl, bool legacy);
+int mg__tok_fj_string(const char *s, size_t n, size_t *p, mg__tok_buf *out);
+int mg__tok_fj_locate(const char *s, size_t n, size_t range[4]);
+int mg__tok_fj_vocab(const char *s, size_t n, mg__tok_vocab_cb cb, void *ud);
+int mg__tok_fj_merges(const char *s, size_t n, mg__tok_merge_cb cb, void *ud);
 
 /* tok_load.c */
 int mg__tok_parse_tokenizer_json(mg_tokenizer *t, const char *json, size_t len, const char *name,

@@ -66,7 +66,88 @@ static void init_bytelevel(mg_tokenizer *t)
     }
 }
 
-static int parse_model(mg_tokenizer *t, mg__tok_jctx *c, json_t *m, int32_t *max_id)
+typedef struct fast_src {
+    const char *json;
+    size_t range[4]; /* vocab [0,1), merges [2,3) */
+} fast_src;
+
+typedef struct model_ctx {
+    mg_tokenizer *t;
+    mg__tok_jctx *c;
+    int32_t *max_id;
+    char *tmp;
+    size_t tmp_cap;
+    size_t blob_off;
+} model_ctx;
+
+static int vocab_add(void *ud, const char *key, size_t kl, int64_t id)
+{
+    model_ctx *mc = ud;
+    mg_tokenizer *t = mc->t;
+    if (id < 0 || id >= MG__MAX_IDS)
+        return mg_error_set(mc->c->err, MG_EFORMAT, "%s: model.vocab[\"%.80s\"]: bad id",
+                            mc->c->name, key);
+    if (mg__tok_utf8_valid_prefix(key, kl) != kl)
+        return mg_error_set(mc->c->err, MG_EFORMAT, "%s: model.vocab: key is not valid UTF-8",
+                            mc->c->name);
+    char *dst = t->vocab_blob + mc->blob_off;
+    memcpy(dst, key, kl);
+    dst[kl] = 0;
+    mc->blob_off += kl + 1;
+    int rc = mg__tok_strmap_put(&t->vocab, dst, (uint32_t)kl, (int32_t)id);
+    if (rc < 0) return rc;
+    if (id > *mc->max_id) *mc->max_id = (int32_t)id;
+    return 0;
+}
+
+/* One merge, "a b" (legacy, pair = false) or ["a", "b"]. */
+static int merge_add(void *ud, size_t i, const char *a, size_t al, const char *bb, size_t bl,
+                     bool legacy)
+{
+    model_ctx *mc = ud;
+    mg_tokenizer *t = mc->t;
+    const char *name = mc->c->name;
+    mg_error *err = mc->c->err;
+    if (!a)
+        return mg_error_set(err, MG_EFORMAT, "%s: model.merges[%zu]: expected a string or a pair",
+                            name, i);
+    if (legacy) {
+        const char *sp = memchr(a, ' ', al);
+        if (!sp || memchr(sp + 1, ' ', al - (size_t)(sp + 1 - a)))
+            return mg_error_set(err, MG_EFORMAT,
+                                "%s: model.merges[%zu]: expected \"a b\" (one space)", name, i);
+        bb = sp + 1;
+        bl = al - (size_t)(sp + 1 - a);
+        al = (size_t)(sp - a);
+    }
+    int32_t ia = mg__tok_strmap_get(&t->vocab, a, al), ib = mg__tok_strmap_get(&t->vocab, bb, bl);
+    if (ia < 0 || ib < 0)
+        return mg_error_set(
+            err, MG_EFORMAT, "%s: model.merges[%zu]: token \"%.*s\" is not in the vocab", name, i,
+            (int)(ia < 0 ? (al > 80 ? 80 : al) : (bl > 80 ? 80 : bl)), ia < 0 ? a : bb);
+    if (bl < t->subword_prefix_len)
+        return mg_error_set(err, MG_EFORMAT, "%s: model.merges[%zu]: shorter than the prefix", name,
+                            i);
+    size_t ml = al + bl - t->subword_prefix_len;
+    if (ml > mc->tmp_cap) {
+        char *p = realloc(mc->tmp, ml * 2 + 16);
+        if (!p) return MG_ENOMEM;
+        mc->tmp = p;
+        mc->tmp_cap = ml * 2 + 16;
+    }
+    memcpy(mc->tmp, a, al);
+    memcpy(mc->tmp + al, bb + t->subword_prefix_len, bl - t->subword_prefix_len);
+    int32_t nid = mg__tok_strmap_get(&t->vocab, mc->tmp, ml);
+    if (nid < 0)
+        return mg_error_set(err, MG_EFORMAT,
+                            "%s: model.merges[%zu]: merged token \"%.*s\" is not in the vocab",
+                            name, i, (int)(ml > 80 ? 80 : ml), mc->tmp);
+    if (i > UINT32_MAX) return mg_error_set(err, MG_EFORMAT, "%s: model.merges: too many", name);
+    return mg__tok_pairmap_put(&t->merges, ia, ib, (uint32_t)i, nid);
+}
+
+static int parse_model(mg_tokenizer *t, mg__tok_jctx *c, json_t *m, const fast_src *fast,
+                       int32_t *max_id)
 {
     const char *name = c->name;
     if (!json_is_object(m))
@@ -108,101 +189,58 @@ static int parse_model(mg_tokenizer *t, mg__tok_jctx *c, json_t *m, int32_t *max
         t->word_suffix_len = json_string_length(suf);
     }
 
-    /* vocab: copy every key into one blob, then map */
-    size_t nv = json_object_size(vocab), total = 0;
-    const char *key;
-    json_t *val;
-    json_object_foreach(vocab, key, val) total += strlen(key) + 1;
-    t->vocab_blob = malloc(total ? total : 1);
-    if (!t->vocab_blob) return MG_ENOMEM;
-    if ((rc = mg__tok_strmap_init(&t->vocab, (uint32_t)nv)) < 0) return rc;
-    size_t off = 0;
-    json_object_foreach(vocab, key, val)
-    {
-        if (!json_is_integer(val) || json_integer_value(val) < 0 ||
-            json_integer_value(val) >= MG__MAX_IDS)
-            return mg_error_set(c->err, MG_EFORMAT, "%s: model.vocab[\"%.80s\"]: bad id", name,
-                                key);
-        size_t kl = strlen(key);
-        if (mg__tok_utf8_valid_prefix(key, kl) != kl)
-            return mg_error_set(c->err, MG_EFORMAT, "%s: model.vocab: key is not valid UTF-8",
-                                name);
-        memcpy(t->vocab_blob + off, key, kl + 1);
-        int32_t id = (int32_t)json_integer_value(val);
-        if ((rc = mg__tok_strmap_put(&t->vocab, t->vocab_blob + off, (uint32_t)kl, id)) < 0)
-            return rc;
-        if (id > *max_id) *max_id = id;
-        off += kl + 1;
+    /* vocab and merges, from the fast scanner or from the jansson tree */
+    model_ctx mc = {t, c, max_id, NULL, 0, 0};
+    if (fast) {
+        size_t vlen = fast->range[1] - fast->range[0];
+        /* decoded keys are never longer than their JSON text, which has room
+         * for each key's NUL too */
+        if (!(t->vocab_blob = malloc(vlen + 1))) return MG_ENOMEM;
+        if ((rc = mg__tok_strmap_init(&t->vocab, (uint32_t)(vlen / 16 + 16))) < 0) return rc;
+        rc = mg__tok_fj_vocab(fast->json + fast->range[0], vlen, vocab_add, &mc);
+        if (rc == -1)
+            return mg_error_set(c->err, MG_EFORMAT, "%s: model.vocab: malformed JSON", name);
+        if (rc < 0) return rc;
+        if ((rc = mg__tok_pairmap_init(&t->merges, 1024)) < 0) return rc;
+        rc = mg__tok_fj_merges(fast->json + fast->range[2], fast->range[3] - fast->range[2],
+                               merge_add, &mc);
+        free(mc.tmp);
+        if (rc == -1)
+            return mg_error_set(c->err, MG_EFORMAT, "%s: model.merges: malformed JSON", name);
+        if (rc < 0) return rc;
+    } else {
+        size_t nv = json_object_size(vocab), total = 0;
+        const char *key;
+        json_t *val;
+        json_object_foreach(vocab, key, val) total += strlen(key) + 1;
+        if (!(t->vocab_blob = malloc(total ? total : 1))) return MG_ENOMEM;
+        if ((rc = mg__tok_strmap_init(&t->vocab, (uint32_t)nv)) < 0) return rc;
+        json_object_foreach(vocab, key, val)
+        {
+            if (!json_is_integer(val))
+                return mg_error_set(c->err, MG_EFORMAT, "%s: model.vocab[\"%.80s\"]: bad id", name,
+                                    key);
+            if ((rc = vocab_add(&mc, key, strlen(key), json_integer_value(val))) < 0) return rc;
+        }
+        size_t nm = json_array_size(merges);
+        if ((rc = mg__tok_pairmap_init(&t->merges, (uint32_t)nm)) < 0) return rc;
+        for (size_t i = 0; i < nm && rc >= 0; i++) {
+            json_t *e = json_array_get(merges, i);
+            if (json_is_string(e))
+                rc = merge_add(&mc, i, json_string_value(e), json_string_length(e), NULL, 0, true);
+            else if (json_is_array(e) && json_array_size(e) == 2 &&
+                     json_is_string(json_array_get(e, 0)) && json_is_string(json_array_get(e, 1)))
+                rc = merge_add(&mc, i, json_string_value(json_array_get(e, 0)),
+                               json_string_length(json_array_get(e, 0)),
+                               json_string_value(json_array_get(e, 1)),
+                               json_string_length(json_array_get(e, 1)), false);
+            else
+                rc = mg_error_set(c->err, MG_EFORMAT,
+                                  "%s: model.merges[%zu]: expected a string or a pair", name, i);
+        }
+        free(mc.tmp);
+        if (rc < 0) return rc;
     }
-
-    /* merges: "a b" strings or ["a", "b"] pairs */
-    size_t nm = json_array_size(merges);
-    if ((rc = mg__tok_pairmap_init(&t->merges, (uint32_t)nm)) < 0) return rc;
-    char *tmp = NULL;
-    size_t tmp_cap = 0;
-    for (size_t i = 0; i < nm; i++) {
-        json_t *e = json_array_get(merges, i);
-        const char *a, *bb;
-        size_t al, bl;
-        if (json_is_string(e)) {
-            const char *s = json_string_value(e);
-            const char *sp = strchr(s, ' ');
-            if (!sp || strchr(sp + 1, ' ')) {
-                free(tmp);
-                return mg_error_set(c->err, MG_EFORMAT,
-                                    "%s: model.merges[%zu]: expected \"a b\" (one space)", name, i);
-            }
-            a = s;
-            al = (size_t)(sp - s);
-            bb = sp + 1;
-            bl = strlen(bb);
-        } else if (json_is_array(e) && json_array_size(e) == 2 &&
-                   json_is_string(json_array_get(e, 0)) && json_is_string(json_array_get(e, 1))) {
-            a = json_string_value(json_array_get(e, 0));
-            al = json_string_length(json_array_get(e, 0));
-            bb = json_string_value(json_array_get(e, 1));
-            bl = json_string_length(json_array_get(e, 1));
-        } else {
-            free(tmp);
-            return mg_error_set(c->err, MG_EFORMAT,
-                                "%s: model.merges[%zu]: expected a string or a pair", name, i);
-        }
-        int32_t ia = mg__tok_strmap_get(&t->vocab, a, al),
-                ib = mg__tok_strmap_get(&t->vocab, bb, bl);
-        if (ia < 0 || ib < 0) {
-            free(tmp);
-            return mg_error_set(c->err, MG_EFORMAT,
-                                "%s: model.merges[%zu]: token \"%.80s\" is not in the vocab", name,
-                                i, ia < 0 ? a : bb);
-        }
-        if (bl < t->subword_prefix_len) {
-            free(tmp);
-            return mg_error_set(c->err, MG_EFORMAT,
-                                "%s: model.merges[%zu]: shorter than the prefix", name, i);
-        }
-        size_t ml = al + bl - t->subword_prefix_len;
-        if (ml > tmp_cap) {
-            char *p = realloc(tmp, ml * 2 + 16);
-            if (!p) {
-                free(tmp);
-                return MG_ENOMEM;
-            }
-            tmp = p;
-            tmp_cap = ml * 2 + 16;
-        }
-        memcpy(tmp, a, al);
-        memcpy(tmp + al, bb + t->subword_prefix_len, bl - t->subword_prefix_len);
-        int32_t nid = mg__tok_strmap_get(&t->vocab, tmp, ml);
-        if (nid < 0) {
-            rc = mg_error_set(c->err, MG_EFORMAT,
-                              "%s: model.merges[%zu]: merged token \"%.*s\" is not in the vocab",
-                              name, i, (int)(ml > 80 ? 80 : ml), tmp);
-            free(tmp);
-            return rc;
-        }
-        mg__tok_pairmap_put(&t->merges, ia, ib, (uint32_t)i, nid);
-    }
-    free(tmp);
 
     json_t *unk = json_object_get(m, "unk_token");
     t->unk_id = -1;
@@ -370,7 +408,30 @@ out:
 int mg__tok_parse_tokenizer_json(mg_tokenizer *t, const char *json, size_t len, const char *name,
                                  mg_error *err)
 {
-    json_t *root = mg__tok_parse_json(json, len, name, 0, err);
+    /* Fast path: vocab and merges scanned directly, the rest through jansson
+     * with those two values blanked (newlines kept, so line numbers in
+     * jansson's messages stay right). */
+    fast_src fs = {json, {0}};
+    bool fast = mg__tok_fj_locate(json, len, fs.range) == 0;
+    json_t *root = NULL;
+    if (fast) {
+        char *rest = malloc(len + 1);
+        if (!rest) return mg_error_set(err, MG_ENOMEM, "%s: out of memory", name);
+        memcpy(rest, json, len);
+        rest[len] = 0;
+        for (int k = 0; k < 4; k += 2) {
+            char *a = rest + fs.range[k], *b = rest + fs.range[k + 1];
+            char open = *a, close = open == '{' ? '}' : ']';
+            for (char *q = a + 1; q < b; q++)
+                if (*q != '\n') *q = ' ';
+            b[-1] = close;
+            (void)open;
+        }
+        root = mg__tok_parse_json(rest, len, name, 0, err);
+        free(rest);
+    } else {
+        root = mg__tok_parse_json(json, len, name, 0, err);
+    }
     if (!root) return MG_EFORMAT;
     mg__tok_jctx c = {name, err};
     int rc = 0;
@@ -417,7 +478,8 @@ int mg__tok_parse_tokenizer_json(mg_tokenizer *t, const char *json, size_t len, 
         t->n_post = 1;
         if ((rc = mg__tok_parse_post(&c, v, "post_processor", &t->post, &t->n_post)) < 0) goto out;
     }
-    if ((rc = parse_model(t, &c, json_object_get(root, "model"), &max_id)) < 0) goto out;
+    if ((rc = parse_model(t, &c, json_object_get(root, "model"), fast ? &fs : NULL, &max_id)) < 0)
+        goto out;
     if ((rc = parse_added(t, &c, json_object_get(root, "added_tokens"), &max_id)) < 0) goto out;
     if ((rc = index_ids(t, max_id)) < 0) goto out;
     for (size_t i = 0; i < t->n_post; i++)

@@ -426,16 +426,34 @@ void mg__tok_pairmap_free(mg__tok_pairmap *m)
     memset(m, 0, sizeof *m);
 }
 
-/* The map is sized for all merges up front (mg__tok_pairmap_init), so put never
- * grows; a later duplicate overwrites (rank of the last occurrence, as the
+static int pairmap_grow(mg__tok_pairmap *m)
+{
+    uint32_t size = (m->mask + 1) * 2;
+    mg__tok_merge *slots = calloc(size, sizeof *slots);
+    if (!slots) return MG_ENOMEM;
+    for (uint32_t i = 0; i <= m->mask; i++) {
+        if (!m->slots[i].key) continue;
+        uint32_t j = hash_pair(m->slots[i].key) & (size - 1);
+        while (slots[j].key) j = (j + 1) & (size - 1);
+        slots[j] = m->slots[i];
+    }
+    free(m->slots);
+    m->slots = slots;
+    m->mask = size - 1;
+    return 0;
+}
+
+/* A later duplicate overwrites (rank of the last occurrence, as the
  * reference's HashMap collect). */
-void mg__tok_pairmap_put(mg__tok_pairmap *m, int32_t a, int32_t b, uint32_t rank, int32_t new_id)
+int mg__tok_pairmap_put(mg__tok_pairmap *m, int32_t a, int32_t b, uint32_t rank, int32_t new_id)
 {
     uint64_t key = (((uint64_t)(uint32_t)a << 32) | (uint32_t)b) + 1;
     uint32_t j = hash_pair(key) & m->mask;
     while (m->slots[j].key && m->slots[j].key != key) j = (j + 1) & m->mask;
     if (!m->slots[j].key) m->n++;
     m->slots[j] = (mg__tok_merge){key, rank, new_id};
+    if ((uint64_t)m->n * 2 > m->mask) return pairmap_grow(m);
+    return 0;
 }
 
 const mg__tok_merge *mg__tok_pairmap_get(const mg__tok_pairmap *m, int32_t a, int32_t b)
