@@ -93,8 +93,9 @@ int mg_prompt_build(const mg_prompt_params *p, const mg_task *task, char **promp
 /* The exact stop-string list EvalPlus uses. */
 int mg_prompt_stops(const mg_prompt_params *p, mg_strlist *stops, mg_error *err);
 
-/* Cuts at the earliest stop string, then replaces each tab by 4 spaces.
- * Returns a malloc'd string. */
+/* Cuts at the earliest stop string (or after MG_EVALPLUS_HF_MAX_CHARS code
+ * points, as EvalPlus's HF backend), then replaces each tab by 4 spaces.
+ * Returns a malloc'd string (NULL on ENOMEM). */
 char *mg_completion_truncate(const char *text, size_t len, const mg_strlist *stops);
 
 /* ---- sample files ------------------------------------------------------------- */
@@ -113,9 +114,11 @@ int mg_json_dumps_string(mg_sbuf *out, const char *s, size_t len, mg_error *err)
  * T printed as Python prints a float ("0.0", "0.8", "1e-05"). */
 char *mg_output_id(const char *model, const char *backend, double temperature);
 
-/* An append-only EvalPlus sample file. Opening repairs a torn last line and
+/* An append-only EvalPlus sample file. Opening takes an exclusive lock
+ * (MG_EAGAIN when another process holds it), repairs a torn last line and
  * counts samples per task (for resuming). Each append writes one whole record
- * {"task_id": ..., "solution": ...} and flushes it. */
+ * {"task_id": ..., "solution": ...} with one write(2) (no stdio buffering);
+ * invalid UTF-8 in the solution is MG_EFORMAT naming the task. */
 typedef struct mg_sample_file mg_sample_file;
 
 int mg_sample_file_open(const char *path, mg_sample_file **out, mg_error *err);
