@@ -67,6 +67,8 @@ Test(template_errors, malformed_templates_report_line_col)
         {"{{ a is defined is defined }}", 1, 17, "chain"},
         {"{% for x in y %}{% endif %}", 1, 20, "endif"},
         {"{{ x.(1) }}", 1, 6, "name after '.'"},
+        /* found by fuzz_template: a slice inside a subscript tuple */
+        {"{{ [1][-2:x, 2] }}", 1, 7, "slice inside a subscript tuple"},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         mg_error err = {0};

@@ -325,7 +325,13 @@ static node *parse_postfix(ps *P, node *x)
                 key = args[0];
             else {
                 key = mk(P, NK_TUPLE, t);
-                for (int i = 0; i < na; i++) nl_push(P, &key->kids, args[i]);
+                for (int i = 0; i < na; i++) {
+                    /* x[a:b, c] indexes with a tuple holding a slice object:
+                     * no Python value here supports that */
+                    if (args[i]->kind == NK_SLICE)
+                        pfail(P, t, "a slice inside a subscript tuple is not supported");
+                    nl_push(P, &key->kids, args[i]);
+                }
             }
             if (key->kind == NK_SLICE) {
                 key->a = x;
