@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -328,7 +329,12 @@ int mg_evaluate_file(const mg_evaluate_params *p, mg_evaluate_summary *out, mg_e
                       .per_task = p->per_task_timeout,
                       .max_memory = p->max_memory};
         double t0 = ev_now();
+        /* Without a pid namespace, a sample of the same user could read our
+         * /proc/PID/environ; a non-dumpable process hides it. */
+        int dumpable = prctl(PR_GET_DUMPABLE, 0, 0, 0, 0);
+        if (!pl.root_is_ns) prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
         rc = ev_pool_run(&pl, err);
+        if (!pl.root_is_ns && dumpable > 0) prctl(PR_SET_DUMPABLE, dumpable, 0, 0, 0);
         if (rc == 0 && !p->quiet)
             mg_info("evaluate: %zu samples in %.1f s (%s sandbox, %d in parallel)", n,
                     ev_now() - t0, mg_sandbox_mode(), par);

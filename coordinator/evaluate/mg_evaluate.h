@@ -74,6 +74,12 @@ void mg_evaluate_summary_free(mg_evaluate_summary *s);
 void mg_evaluate_format_table(const char *dataset, const mg_evaluate_summary *s, char *buf,
                               size_t cap);
 
+/* An SVG bar chart of pass@1 per strategy: base[i] (and plus[i] beside it
+ * when plus is non-NULL) for labels[i], values in [0, 1]. Written atomically.
+ * codegen --evaluate calls it with each strategy's summary base[0]/plus[0]. */
+int mg_evaluate_svg_chart(const char *path, const char *title, const char *const *labels,
+                          const double *base, const double *plus, size_t n, mg_error *err);
+
 /* The unbiased pass@k estimator of one task: 1 - C(n-c, k) / C(n, k), computed
  * as EvalPlus (numpy) does. */
 double mg_pass_at_k_estimate(int n, int c, int k);

@@ -16,7 +16,9 @@
 
 #include <fcntl.h>
 #include <linux/audit.h>
+#include <linux/capability.h>
 #include <linux/filter.h>
+#include <linux/securebits.h>
 #include <linux/seccomp.h>
 #include <sched.h>
 #include <signal.h>
@@ -232,6 +234,20 @@ static _Noreturn void child_exec(const ev_child_ctx *c)
     }
     /* Counted per user namespace, so only meaningful (and harmless) there. */
     if (c->ns) set_limit(RLIMIT_NPROC, 256);
+    if (!c->ns && geteuid() == 0) {
+        /* Fallback as root: keep uid 0 (the interpreter may live under
+         * /root) but give up every capability for good, so file access is
+         * the owner's only and execve cannot restore them. */
+        if (prctl(PR_SET_SECUREBITS, SECBIT_NOROOT | SECBIT_NOROOT_LOCKED | SECBIT_NO_SETUID_FIXUP |
+                                         SECBIT_NO_SETUID_FIXUP_LOCKED | SECBIT_KEEP_CAPS_LOCKED) <
+            0)
+            die(117);
+        for (int cap = 0; cap <= 63; cap++) prctl(PR_CAPBSET_DROP, cap, 0, 0, 0);
+        struct __user_cap_header_struct h = {_LINUX_CAPABILITY_VERSION_3, 0};
+        struct __user_cap_data_struct d[2];
+        memset(d, 0, sizeof d);
+        if (syscall(SYS_capset, &h, d) < 0) die(118);
+    }
     if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0) die(122);
     ev_bpf f;
     build_filter(&f, getpid(), !c->ns);

@@ -200,3 +200,29 @@ Test(sanitize, matches_evalplus_tree_sitter_sanitizer)
     mg_sanitize_free(got, n);
     for (size_t i = 0; i < n; i++) json_decref(recs[i]);
 }
+
+Test(results, svg_chart_has_a_bar_per_strategy)
+{
+    char path[] = "/tmp/mg-evchart-XXXXXX";
+    int fd = mkstemp(path);
+    cr_assert_geq(fd, 0);
+    close(fd);
+    const char *labels[] = {"router", "single:0", "a<b&c"};
+    const double base[] = {0.5, 0.25, 1.0}, plus[] = {0.4, 0.2, 0.9};
+    mg_error err = {0};
+    cr_assert_eq(mg_evaluate_svg_chart(path, "pass@1", labels, base, plus, 3, &err), 0, "%s",
+                 err.msg);
+    FILE *f = fopen(path, "r");
+    char buf[16384];
+    size_t n = fread(buf, 1, sizeof buf - 1, f);
+    buf[n] = '\0';
+    fclose(f);
+    unlink(path);
+    cr_assert(strncmp(buf, "<svg ", 5) == 0);
+    cr_assert(strstr(buf, "a&lt;b&amp;c") != NULL);
+    cr_assert(strstr(buf, "<title>plus 0.900</title>") != NULL);
+    size_t bars = 0;
+    for (const char *p = buf; (p = strstr(p, "<title>")); p++) bars++;
+    cr_assert_eq(bars, 6);
+    cr_assert_eq(mg_evaluate_svg_chart(path, "x", labels, base, plus, 0, &err), MG_EINVAL);
+}

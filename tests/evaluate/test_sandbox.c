@@ -236,7 +236,7 @@ Test(sandbox, environment_secrets_are_not_visible)
              "        except OSError:\n"
              "            pass\n"
              "    return x\n",
-             have_namespaces() ? (long)getpid() : 0L, have_namespaces() ? (long)holder : 0L);
+             (long)getpid(), have_namespaces() ? (long)holder : 0L);
     ev_run r;
     ev_run_f(&r, code, NULL);
     unsetenv("MOEGEN_TEST_SECRET");
