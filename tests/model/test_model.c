@@ -11,6 +11,7 @@
 
 #include <jansson.h>
 
+#include "internal.h"
 #include "mg_model.h"
 #include "testutil.h"
 
@@ -493,4 +494,27 @@ Test(model, dylo_moe_state_in_the_parent_folder_means_dylora)
      * comes from model.safetensors */
     cr_assert_str_eq(m->router.weight.name, "router.gate.weight");
     mg_model_free(m);
+}
+
+Test(model, pattern_keys_match_like_peft)
+{
+    /* PEFT: re.match(rf"(.*\.)?({key})$", name), first key in file order */
+    json_error_t je;
+    json_t *pat = json_loads("{\"q|q_pr\": 1, \"layers.1.self_attn.q_proj\": 2, \"q_proj\": 3,"
+                             " \"k_proj|k_pro\": 4, \"proj\": 5}",
+                             0, &je);
+    cr_assert(pat);
+    const json_t *v;
+    mg_error err = {0};
+    cr_assert_eq(mg__pattern_value(pat, "model.layers.1.self_attn.q_proj", &v, &err), 0);
+    cr_assert_eq(json_integer_value(v), 2);
+    cr_assert_eq(mg__pattern_value(pat, "model.layers.0.self_attn.q_proj", &v, &err), 0);
+    cr_assert_eq(json_integer_value(v), 3);
+    /* alternation needs backtracking to reach the end: "k_pro" fails, "k_proj" matches */
+    cr_assert_eq(mg__pattern_value(pat, "model.layers.0.self_attn.k_proj", &v, &err), 0);
+    cr_assert_eq(json_integer_value(v), 4);
+    /* "proj" must match a whole dotted component suffix: "down_proj" is not ".proj" */
+    cr_assert_eq(mg__pattern_value(pat, "model.layers.0.mlp.down_proj", &v, &err), 0);
+    cr_assert_null(v);
+    json_decref(pat);
 }

@@ -105,7 +105,10 @@ static int load_index(mg_model_storage *s, const char *dir, const char *index_na
             break;
         }
         if (json_object_get(seen, fn)) continue;
-        json_object_set_new(seen, fn, json_true());
+        if (json_object_set_new(seen, fn, json_true()) < 0) {
+            rc = mg_error_set(err, MG_ENOMEM, "out of memory");
+            break;
+        }
         char *sp = mg__join(dir, fn);
         if (!sp) {
             rc = mg_error_set(err, MG_ENOMEM, "out of memory");
@@ -157,9 +160,9 @@ int mg__load_merged_files(mg_model_storage *s, const char *dir, mg__tset *ts, mg
                  {"pytorch_model.bin", false, false},
                  {"pytorch_model.bin.index.json", true, false}};
     for (size_t i = 0; i < sizeof kinds / sizeof kinds[0]; i++) {
-        char *p = mg__join(dir, kinds[i].file);
-        if (!p) return mg_error_set(err, MG_ENOMEM, "out of memory");
-        bool exists = mg__is_file(p);
+        bool exists = mg__file_in(dir, kinds[i].file);
+        char *p = exists ? mg__join(dir, kinds[i].file) : NULL;
+        if (exists && !p) return mg_error_set(err, MG_ENOMEM, "out of memory");
         int rc = 0;
         if (exists) {
             if (kinds[i].index)
@@ -291,10 +294,14 @@ int mg__load_base(mg_model *m, const mg__tset *ts, const char *prefix, bool wrap
 
 static bool has_tokenizer(const char *dir)
 {
-    char *p = mg__join(dir, "tokenizer.json");
-    bool ok = p && mg__is_file(p);
-    free(p);
-    return ok;
+    return mg__file_in(dir, "tokenizer.json");
+}
+
+int mg__set_tokenizer(mg_model *m, const char *dir, mg_error *err)
+{
+    if (m->tokenizer_path || !has_tokenizer(dir)) return 0;
+    m->tokenizer_path = strdup(dir);
+    return m->tokenizer_path ? 0 : mg_error_set(err, MG_ENOMEM, "out of memory");
 }
 
 int mg__base_open(mg_model *m, const mg_model_params *p, const json_t *model_cfg,
@@ -316,8 +323,9 @@ int mg__base_open(mg_model *m, const mg_model_params *p, const json_t *model_cfg
     if (rc == MG_ENOENT && name[0] != '/' && !p->base_model) {
         /* moegen extension: a relative name in a config is also tried against
          * the model folder (Python would look only in the working directory). */
-        char *rel = mg__join(m->path, name);
-        if (rel && mg__is_dir(rel)) {
+        char *rel = mg__dir_in(m->path, name) ? mg__join(m->path, name) : NULL;
+        if (mg__dir_in(m->path, name) && !rel) return mg_error_set(err, MG_ENOMEM, "out of memory");
+        if (rel) {
             free(dir);
             dir = rel;
             rel = NULL;
@@ -336,7 +344,7 @@ int mg__base_open(mg_model *m, const mg_model_params *p, const json_t *model_cfg
     free(cp);
     if (rc < 0) return rc;
     mg__config_generation(&m->config, dir);
-    if (!m->tokenizer_path && has_tokenizer(dir)) m->tokenizer_path = strdup(dir);
+    if ((rc = mg__set_tokenizer(m, dir, err)) < 0) return rc;
     if (!want_weights) return 0;
     if ((rc = mg__load_merged_files(m->storage, dir, ts, err)) < 0) return rc;
     return mg__load_base(m, ts, "", false, err);

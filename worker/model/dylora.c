@@ -174,7 +174,8 @@ static int load_checkpoint(mg_model *m, const char *dir, int E, mg_error *err)
         } else {
             mg_warn("%s: no adapter; %s is a zero delta", inner, e->name);
             e->source = strdup(outer);
-            rc = empty_modules(m, e, err);
+            rc = e->source ? empty_modules(m, e, err)
+                           : mg_error_set(err, MG_ENOMEM, "out of memory");
         }
         free(outer);
         free(inner);
@@ -224,11 +225,13 @@ static int load_legacy(mg_model *m, const mg_model_params *p, const char *dir, j
                              : json_string_value(json_object_get(cfg, "base_model_name_or_path"));
         m->base_name = strdup(bn ? bn : "(embedded)");
         m->base_path = strdup(dir);
+        if (!m->base_name || !m->base_path) return mg_error_set(err, MG_ENOMEM, "out of memory");
     } else {
         mg__tset none = {0};
         if ((rc = mg__base_open(m, p, cfg, NULL, false, &none, err)) < 0) return rc;
         free(m->base_path);
         m->base_path = strdup(dir); /* the weights come from model.safetensors */
+        if (!m->base_path) return mg_error_set(err, MG_ENOMEM, "out of memory");
     }
     char *st = mg__join(dir, "model.safetensors");
     mg__tset ts = {0};
@@ -241,13 +244,19 @@ static int load_legacy(mg_model *m, const mg_model_params *p, const char *dir, j
         e->r = r;
         e->alpha = (float)alpha;
         e->source = strdup(st);
+        if (!e->source) {
+            rc = mg_error_set(err, MG_ENOMEM, "out of memory");
+            break;
+        }
         mg__lora_src src = {
             .ts = &ts, .adapter = e->name, .alpha = (float)alpha, .r = r, .require_r = true};
         rc = mg__expert_fill(m, e, &src, err);
     }
     if (rc == 0) {
         char *rp = path3(dir, "dylo_moe_state", "router.pt");
-        if (rp && mg__is_file(rp))
+        if (!rp)
+            rc = mg_error_set(err, MG_ENOMEM, "out of memory");
+        else if (mg__is_file(rp))
             rc = load_router_pt(m, rp, err);
         else if (mg__tset_find(&ts, "router.gate.weight"))
             rc = set_router(m, mg__tset_find(&ts, "router.gate.weight"),
@@ -261,10 +270,10 @@ static int load_legacy(mg_model *m, const mg_model_params *p, const char *dir, j
     return rc;
 }
 
-static int count_expert_dirs(const char *dir)
+/* 1 + the highest K of the peft_adapters/expert_K entries. */
+static int count_expert_dirs(const char *pa)
 {
-    char *pa = mg__join(dir, "peft_adapters");
-    DIR *d = pa ? opendir(pa) : NULL;
+    DIR *d = opendir(pa);
     int n = 0;
     struct dirent *de;
     while (d && (de = readdir(d))) {
@@ -274,7 +283,6 @@ static int count_expert_dirs(const char *dir)
             n = k + 1;
     }
     if (d) closedir(d);
-    free(pa);
     return n;
 }
 
@@ -299,17 +307,11 @@ int mg__dylora_load(mg_model *m, const mg_model_params *p, const char *dir, json
     }
     if (mg__is_dir(pa)) {
         /* Which peft_adapters/ flavour: expert_K.pt files or expert_K/ folders. */
-        char *pt0 = mg__join(pa, "expert_0.pt");
-        bool files = pt0 && mg__is_file(pt0);
-        free(pt0);
-        int nd = count_expert_dirs(dir);
-        if (!files && nd > 0) {
-            char *d0 = mg__join(pa, "expert_0");
-            files = !(d0 && mg__is_dir(d0));
-            free(d0);
-        }
+        bool files = mg__file_in(pa, "expert_0.pt");
+        int nd = count_expert_dirs(pa);
+        if (!files && nd > 0) files = !mg__dir_in(pa, "expert_0");
         if (!E) E = files ? 4 : nd;
-        if (!m->tokenizer_path && mg__dir_has_tokenizer(dir)) m->tokenizer_path = strdup(dir);
+        if ((rc = mg__set_tokenizer(m, dir, err)) < 0) goto done;
         mg__tset base_ts = {0};
         rc = mg__base_open(m, p, cfg, NULL, true, &base_ts, err);
         mg__tset_free(&base_ts);
@@ -324,7 +326,7 @@ int mg__dylora_load(mg_model *m, const mg_model_params *p, const char *dir, json
     } else if (mg__is_file(ms)) {
         m->format = MG_FORMAT_DYLORA_LEGACY;
         if (!E) E = 4;
-        if (!m->tokenizer_path && mg__dir_has_tokenizer(dir)) m->tokenizer_path = strdup(dir);
+        if ((rc = mg__set_tokenizer(m, dir, err)) < 0) goto done;
         rc = load_legacy(m, p, dir, cfg, E, r, alpha, err);
     } else {
         rc = mg_error_set(err, MG_ENOENT,

@@ -190,6 +190,10 @@ int mg__json_load(const char *path, json_t **out, mg_error *err);
 bool mg__is_dir(const char *path);
 bool mg__is_file(const char *path);
 char *mg__join(const char *a, const char *b); /* malloc'd "a/b" */
+/* Whether dir/name is a regular file / a folder. They allocate nothing, so an
+ * existence check cannot be mistaken for absence under memory pressure. */
+bool mg__file_in(const char *dir, const char *name);
+bool mg__dir_in(const char *dir, const char *name);
 
 /* Parses a transformers config.json object (`path` for messages). */
 int mg__config_parse(const json_t *cfg, const char *path, mg_model_config *out, mg_error *err);
@@ -231,6 +235,8 @@ int mg__peft_load_expert(mg_model *m, const char *dir, const char *name, mg_expe
 int mg__dylora_load(mg_model *m, const mg_model_params *p, const char *dir, json_t *cfg,
                     mg_error *err);
 bool mg__dir_has_tokenizer(const char *dir);
+/* Sets m->tokenizer_path to dir when it has tokenizer.json and none is set. */
+int mg__set_tokenizer(mg_model *m, const char *dir, mg_error *err);
 /* Number of sub-folders holding adapter_config.json (an expert set). */
 int mg__peft_has_subadapters(const char *dir);
 int mg__peft_load(mg_model *m, const mg_model_params *p, const char *dir, mg_error *err);
@@ -240,10 +246,9 @@ int mg__peft_load(mg_model *m, const mg_model_params *p, const char *dir, mg_err
 int mg__base_open(mg_model *m, const mg_model_params *p, const json_t *model_cfg,
                   const json_t *adapter_cfg, bool want_weights, mg__tset *ts, mg_error *err);
 
-/* Python-regex helpers over oniguruma (PEFT's get_pattern_key / fullmatch). */
-bool mg__re_fullmatch(const char *pattern, const char *s);
-/* PEFT get_pattern_key: the first key of `patterns` (object, in file order)
- * with re.match(r"(.*\.)?(key)$", s); NULL when none. */
-const json_t *mg__pattern_value(const json_t *patterns, const char *s);
+/* PEFT get_pattern_key over oniguruma (Python syntax): *out = the value of
+ * the first key of `patterns` (object, in file order) with
+ * re.match(r"(.*\.)?(key)$", s), NULL when none. <0 for a key too long. */
+int mg__pattern_value(const json_t *patterns, const char *s, const json_t **out, mg_error *err);
 
 #endif /* MG_MODEL_INTERNAL_H */

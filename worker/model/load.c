@@ -132,12 +132,8 @@ static bool is_dylora_config(const json_t *cfg)
 
 static bool any_file(const char *dir, const char *const *names)
 {
-    for (; *names; names++) {
-        char *p = mg__join(dir, *names);
-        bool ok = p && mg__is_file(p);
-        free(p);
-        if (ok) return true;
-    }
+    for (; *names; names++)
+        if (mg__file_in(dir, *names)) return true;
     return false;
 }
 
@@ -153,6 +149,7 @@ static int load_merged(mg_model *m, const char *dir, json_t *cfg, mg_error *err)
     mg__config_generation(&m->config, dir);
     m->base_path = strdup(dir);
     m->base_name = strdup(dir);
+    if (!m->base_path || !m->base_name) return mg_error_set(err, MG_ENOMEM, "out of memory");
     mg__tset ts = {0};
     rc = mg__load_merged_files(m->storage, dir, &ts, err);
     if (rc == 0) rc = mg__load_base(m, &ts, "", false, err);
@@ -162,15 +159,15 @@ static int load_merged(mg_model *m, const char *dir, json_t *cfg, mg_error *err)
 
 static int detect_and_load(mg_model *m, const mg_model_params *p, const char *dir, mg_error *err)
 {
-    char *cfgp = mg__join(dir, "config.json");
-    if (!cfgp) return mg_error_set(err, MG_ENOMEM, "out of memory");
     json_t *cfg = NULL;
     int rc = 0;
-    if (mg__is_file(cfgp) && (rc = mg__json_load(cfgp, &cfg, err)) < 0) {
+    if (mg__file_in(dir, "config.json")) {
+        char *cfgp = mg__join(dir, "config.json");
+        if (!cfgp) return mg_error_set(err, MG_ENOMEM, "out of memory");
+        rc = mg__json_load(cfgp, &cfg, err);
         free(cfgp);
-        return rc;
+        if (rc < 0) return rc;
     }
-    free(cfgp);
     /* 1. dylo_moe_state/ beside the folder (the legacy run layout). */
     char real[PATH_MAX];
     bool parent_state = false;
@@ -178,9 +175,7 @@ static int detect_and_load(mg_model *m, const mg_model_params *p, const char *di
         char *slash = strrchr(real, '/');
         if (slash && slash != real) {
             *slash = 0;
-            char *st = mg__join(real, "dylo_moe_state");
-            parent_state = st && mg__is_dir(st);
-            free(st);
+            parent_state = mg__dir_in(real, "dylo_moe_state");
         }
     }
     static const char *const merged[] = {"model.safetensors", "model.safetensors.index.json",
@@ -190,11 +185,11 @@ static int detect_and_load(mg_model *m, const mg_model_params *p, const char *di
         rc = mg__dylora_load(m, p, dir, cfg, err); /* 1, 2 */
     } else if (any_file(dir, adapter) || mg__peft_has_subadapters(dir)) {
         m->format = MG_FORMAT_PEFT; /* 3 */
-        if (mg__dir_has_tokenizer(dir)) m->tokenizer_path = strdup(dir);
-        rc = mg__peft_load(m, p, dir, err);
+        rc = mg__set_tokenizer(m, dir, err);
+        if (rc == 0) rc = mg__peft_load(m, p, dir, err);
     } else if (any_file(dir, merged)) {
-        if (mg__dir_has_tokenizer(dir)) m->tokenizer_path = strdup(dir);
-        rc = load_merged(m, dir, cfg, err); /* 4 */
+        rc = mg__set_tokenizer(m, dir, err);
+        if (rc == 0) rc = load_merged(m, dir, cfg, err); /* 4 */
     } else {
         rc = mg_error_set(err, MG_ENOENT,
                           "%s: no model found (looked for dylo_moe_state/ in the parent folder, "

@@ -6,6 +6,7 @@
 #include "internal.h"
 
 #include <dirent.h>
+#include <limits.h>
 #include <math.h>
 #include <oniguruma.h>
 #include <stdio.h>
@@ -16,7 +17,7 @@
 
 /* ---- Python-style regex (oniguruma, Python syntax) -------------------------- */
 
-/* re.match(pattern, s) anchored at the start and, with `full`, at the end. */
+/* Python's re.match(pattern, s): anchored at the start only. */
 static bool re_match(const char *pattern, const char *s)
 {
     regex_t *re = NULL;
@@ -34,37 +35,30 @@ static bool re_match(const char *pattern, const char *s)
     const UChar *str = (const UChar *)s, *end = str + strlen(s);
     int r = onig_match(re, str, end, str, NULL, ONIG_OPTION_NONE);
     onig_free(re);
-    return r == (int)(end - str);
+    return r >= 0; /* re.match: anchored at the start; the pattern's $ anchors the end */
 }
 
-bool mg__re_fullmatch(const char *pattern, const char *s)
+int mg__pattern_value(const json_t *patterns, const char *s, const json_t **out, mg_error *err)
 {
-    size_t n = strlen(pattern) + 16;
-    char *p = malloc(n);
-    if (!p) return false;
-    snprintf(p, n, "(?:%s)", pattern);
-    bool ok = re_match(p, s);
-    free(p);
-    return ok;
-}
-
-const json_t *mg__pattern_value(const json_t *patterns, const char *s)
-{
-    if (!json_is_object(patterns)) return NULL;
+    *out = NULL;
+    if (!json_is_object(patterns)) return 0;
     const char *k;
     json_t *v;
     json_object_foreach((json_t *)patterns, k, v)
     {
-        /* PEFT get_pattern_key: re.match(rf"(.*\.)?({key})$", name) */
-        size_t n = strlen(k) + 32;
-        char *p = malloc(n);
-        if (!p) return NULL;
-        snprintf(p, n, "(.*\\.)?(%s)", k);
-        bool ok = re_match(p, s);
-        free(p);
-        if (ok) return v;
+        /* PEFT get_pattern_key: re.match(rf"(.*\.)?({key})$", name). The
+         * pattern is built on the stack so memory pressure cannot turn a
+         * match into a silent miss. */
+        char p[4096];
+        int n = snprintf(p, sizeof p, "(.*\\.)?(%s)$", k);
+        if (n < 0 || (size_t)n >= sizeof p)
+            return mg_error_set(err, MG_EUNSUPPORTED, "pattern key \"%.64s...\" is too long", k);
+        if (re_match(p, s)) {
+            *out = v;
+            return 0;
+        }
     }
-    return NULL;
+    return 0;
 }
 
 /* ---- tensor names → (layer, proj, part) ---------------------------------------- */
@@ -250,8 +244,12 @@ int mg__expert_fill(mg_model *m, mg_expert *e, const mg__lora_src *src, mg_error
             int r_cfg = src->r;
             double alpha = src->alpha;
             if (cfg && !src->adalora) {
-                const json_t *rv = mg__pattern_value(json_object_get(cfg, "rank_pattern"), key);
-                const json_t *av = mg__pattern_value(json_object_get(cfg, "alpha_pattern"), key);
+                const json_t *rv, *av;
+                if ((rc = mg__pattern_value(json_object_get(cfg, "rank_pattern"), key, &rv, err)) <
+                        0 ||
+                    (rc = mg__pattern_value(json_object_get(cfg, "alpha_pattern"), key, &av, err)) <
+                        0)
+                    goto done;
                 if (json_is_integer(rv)) r_cfg = (int)json_integer_value(rv);
                 if (json_is_number(av)) alpha = json_number_value(av);
             }
@@ -384,7 +382,14 @@ static int cmp_str(const void *a, const void *b)
     return strcmp(*(char *const *)a, *(char *const *)b);
 }
 
-/* Sub-folders of dir holding adapter_config.json, sorted by name. */
+static void free_names(char **names, int n)
+{
+    for (int i = 0; i < n; i++) free(names[i]);
+    free(names);
+}
+
+/* Sub-folders of dir holding adapter_config.json, sorted by name. Returns 0
+ * or MG_ENOMEM (then *out is NULL). */
 static int adapter_subdirs(const char *dir, char ***out, int *n)
 {
     *out = NULL;
@@ -392,35 +397,44 @@ static int adapter_subdirs(const char *dir, char ***out, int *n)
     DIR *d = opendir(dir);
     if (!d) return 0;
     struct dirent *de;
-    int cap = 0;
+    int cap = 0, rc = 0;
     while ((de = readdir(d))) {
         if (de->d_name[0] == '.') continue;
-        char *sub = mg__join(dir, de->d_name);
-        char *ac = sub ? mg__join(sub, "adapter_config.json") : NULL;
-        bool ok = ac && mg__is_file(ac);
-        free(ac);
-        free(sub);
-        if (!ok) continue;
+        char ac[PATH_MAX];
+        int len = snprintf(ac, sizeof ac, "%s/%s/adapter_config.json", dir, de->d_name);
+        if (len < 0 || (size_t)len >= sizeof ac || !mg__is_file(ac)) continue;
         if (*n == cap) {
             cap = cap ? cap * 2 : 8;
             char **p = realloc(*out, (size_t)cap * sizeof *p);
-            if (!p) break;
+            if (!p) {
+                rc = MG_ENOMEM;
+                break;
+            }
             *out = p;
         }
-        (*out)[(*n)++] = strdup(de->d_name);
+        if (!((*out)[*n] = strdup(de->d_name))) {
+            rc = MG_ENOMEM;
+            break;
+        }
+        (*n)++;
     }
     closedir(d);
+    if (rc < 0) {
+        free_names(*out, *n);
+        *out = NULL;
+        *n = 0;
+        return rc;
+    }
     if (*n) qsort(*out, (size_t)*n, sizeof **out, cmp_str);
-    return *n;
+    return 0;
 }
 
 int mg__peft_has_subadapters(const char *dir)
 {
     char **names;
     int n;
-    adapter_subdirs(dir, &names, &n);
-    for (int i = 0; i < n; i++) free(names[i]);
-    free(names);
+    if (adapter_subdirs(dir, &names, &n) < 0) return 1; /* let the loader report it */
+    free_names(names, n);
     return n;
 }
 
@@ -431,17 +445,26 @@ int mg__peft_load(mg_model *m, const mg_model_params *p, const char *dir, mg_err
     char *single = mg__join(dir, "adapter_config.json");
     if (!single) return mg_error_set(err, MG_ENOMEM, "out of memory");
     bool one = mg__is_file(single);
-    if (!one) adapter_subdirs(dir, &names, &n);
+    char *first = NULL;
+    json_t *acfg = NULL;
+    if (!one && adapter_subdirs(dir, &names, &n) < 0) {
+        rc = mg_error_set(err, MG_ENOMEM, "out of memory");
+        goto done;
+    }
+    if (!one && n == 0) {
+        rc = mg_error_set(err, MG_ENOENT, "%s: no adapter_config.json", dir);
+        goto done;
+    }
     /* The base comes from the (first) adapter's config. */
-    char *first = one ? strdup(single) : n ? NULL : NULL;
-    if (!one && n) {
+    if (one) {
+        first = strdup(single);
+    } else {
         char *sub = mg__join(dir, names[0]);
         first = sub ? mg__join(sub, "adapter_config.json") : NULL;
         free(sub);
     }
-    json_t *acfg = NULL;
     if (!first) {
-        rc = mg_error_set(err, MG_ENOENT, "%s: no adapter_config.json", dir);
+        rc = mg_error_set(err, MG_ENOMEM, "out of memory");
         goto done;
     }
     if ((rc = mg__json_load(first, &acfg, err)) < 0) goto done;

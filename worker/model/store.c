@@ -3,6 +3,8 @@
 #include "internal.h"
 
 #include <fcntl.h>
+#include <limits.h>
+#include <stdio.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -300,6 +302,23 @@ bool mg__is_file(const char *path)
 {
     struct stat st;
     return stat(path, &st) == 0 && S_ISREG(st.st_mode);
+}
+
+static bool stat_in(const char *dir, const char *name, bool want_dir)
+{
+    char p[PATH_MAX];
+    int n = snprintf(p, sizeof p, "%s/%s", dir, name);
+    if (n < 0 || (size_t)n >= sizeof p) return false;
+    return want_dir ? mg__is_dir(p) : mg__is_file(p);
+}
+
+bool mg__file_in(const char *dir, const char *name)
+{
+    return stat_in(dir, name, false);
+}
+bool mg__dir_in(const char *dir, const char *name)
+{
+    return stat_in(dir, name, true);
 }
 
 char *mg__join(const char *a, const char *b)
