@@ -7,6 +7,9 @@ transformers' tojson, raise_exception, strftime_now at 2025-07-10T12:00:00) and
 written to tests/template/golden/features_extra.jsonl in the corpus schema:
     {"name", "template", "context", "jinja2_agrees": true, "expected"}
 or, when Jinja2 raises, {"name", ..., "jinja2_agrees": false, "jinja2_error"}.
+It also renders every real template of ../shared/chat-templates/hfjs-e2e.jsonl
+on new conversations (golden/e2e_conversations.jsonl, same schema except that
+"e2e_case" names the hfjs-e2e case whose template is used).
 Usage: python3 tools/template_feature_goldens.py
 """
 import json
@@ -99,7 +102,63 @@ CASES = [
 ]
 
 
+class GenerationTag(jinja2.ext.Extension):
+    """transformers' AssistantTracker outside assistant-mask mode: renders the body."""
+    tags = {"generation"}
+
+    def parse(self, parser):
+        lineno = next(parser.stream).lineno
+        body = parser.parse_statements(["name:endgeneration"], drop_needle=True)
+        return jinja2.nodes.Scope(body, lineno=lineno)
+
+
+def e2e_with_evalplus(shared):
+    """Every real template of hfjs-e2e.jsonl on new conversations: EvalPlus'
+    [user, assistant] pair and a system + user turn, with and without the
+    generation prompt (special tokens as in the case's own context)."""
+    env = jinja2.sandbox.ImmutableSandboxedEnvironment(
+        trim_blocks=True, lstrip_blocks=True,
+        extensions=[GenerationTag, jinja2.ext.loopcontrols])
+    base = make_env()
+    env.filters["tojson"] = base.filters["tojson"]
+    env.globals.update({k: base.globals[k] for k in ("raise_exception", "strftime_now")})
+    user = ("Please provide a self-contained Python script that solves the following problem in a "
+            "markdown code block:\n```\ndef f(x):\n    \"\"\"Return x + 1.\"\"\"\n```\n")
+    convs = [
+        ("evalplus", [{"role": "user", "content": user},
+                      {"role": "assistant", "content": "Below is a script:\n```python\n-[[]]-\n```\n"}]),
+        ("system_user", [{"role": "system", "content": "Be brief."},
+                         {"role": "user", "content": "Ünïcode 🤗 & <b>"}]),
+    ]
+    rows = []
+    path = os.path.join(shared, "chat-templates", "hfjs-e2e.jsonl")
+    for line in open(path, encoding="utf-8"):
+        d = json.loads(line)
+        for cname, msgs in convs:
+            for agp in ((False,) if cname == "evalplus" else (True,)):
+                ctx = {k: v for k, v in d["context"].items() if k.endswith("_token")}
+                ctx.update({"messages": msgs, "add_generation_prompt": agp})
+                # the template itself is read back from ../shared by its case name
+                row = {"name": f"{d['name']} / {cname} / agp={agp}", "e2e_case": d["name"],
+                       "context": ctx}
+                try:
+                    row["expected"] = env.from_string(d["template"]).render(**ctx)
+                    row["jinja2_agrees"] = True
+                except Exception as e:
+                    row["jinja2_agrees"] = False
+                    row["jinja2_error"] = f"{type(e).__name__}: {e}"
+                rows.append(row)
+    return rows
+
+
 def main():
+    shared = os.path.join(os.path.dirname(__file__), "..", "..", "shared")
+    out2 = os.path.join(os.path.dirname(__file__), "..", "tests", "template", "golden", "e2e_conversations.jsonl")
+    rows = e2e_with_evalplus(shared)
+    with open(out2, "w", encoding="utf-8") as f:
+        for r in rows:
+            f.write(json.dumps(r, ensure_ascii=False) + "\n")
+    print(f"wrote {len(rows)} cases to {out2}")
     env = make_env()
     out = os.path.join(os.path.dirname(__file__), "..", "tests", "template", "golden", "features_extra.jsonl")
     with open(out, "w", encoding="utf-8") as f:

@@ -15,17 +15,48 @@ typedef struct counts {
     int total, pass, agree_total, agree_pass, differ_total, differ_pass;
 } counts;
 
+/* name -> template of ../shared/chat-templates/hfjs-e2e.jsonl, for goldens
+ * that reuse those templates by name */
+static json_t *e2e_templates;
+
+static void load_e2e_templates(void)
+{
+    e2e_templates = json_object();
+    FILE *f = fopen(MG_SHARED_DIR "/chat-templates/hfjs-e2e.jsonl", "r");
+    cr_assert(f);
+    char *line = NULL;
+    size_t cap = 0;
+    while (getline(&line, &cap, f) > 0) {
+        json_error_t je;
+        json_t *c = json_loads(line, 0, &je);
+        cr_assert(c, "hfjs-e2e.jsonl: %s", je.text);
+        json_object_set(e2e_templates, json_string_value(json_object_get(c, "name")),
+                        json_object_get(c, "template"));
+        json_decref(c);
+    }
+    free(line);
+    fclose(f);
+}
+
 /* Renders one case. ctx_text: the context as JSON text when jansson cannot
  * hold it (NUL bytes in keys), else NULL and the context comes from `c`. */
 static int run_case(json_t *c, const char *ctx_text, counts *k, FILE *log)
 {
     const char *name = json_string_value(json_object_get(c, "name"));
     json_t *tpl = json_object_get(c, "template");
+    if (!tpl)
+        tpl = json_object_get(e2e_templates, json_string_value(json_object_get(c, "e2e_case")));
+    if (!json_is_string(tpl)) {
+        fprintf(log ? log : stderr, "FAIL %s: no template\n", name);
+        k->total++;
+        return 0;
+    }
     json_t *ctx = json_object_get(c, "context");
     bool agrees = json_is_true(json_object_get(c, "jinja2_agrees"));
     const char *want = NULL;
     size_t want_len = 0;
     bool want_error = false;
+    const char *want_exc = json_string_value(json_object_get(c, "jinja2_error"));
     if (agrees) {
         want = json_string_value(json_object_get(c, "expected"));
         want_len = json_string_length(json_object_get(c, "expected"));
@@ -54,9 +85,15 @@ static int run_case(json_t *c, const char *ctx_text, counts *k, FILE *log)
         rc = mg_jinja_render(t, ctx, &o, &out, &out_len, &err);
     mg_jinja_free(t);
     bool ok;
-    if (want_error)
-        ok = rc < 0 && err.msg[0];
-    else
+    if (want_error) {
+        /* the same exception class (the text before ':'), e.g. TypeError,
+         * and for raise_exception the template's own message */
+        size_t cls = strcspn(want_exc, ":");
+        char exc[128];
+        snprintf(exc, sizeof exc, " %.*s:", (int)(cls < 100 ? cls : 100), want_exc);
+        ok = rc < 0 && strstr(err.msg, exc);
+        if (ok && !strncmp(want_exc, "TemplateError: ", 15)) ok = strstr(err.msg, want_exc) != NULL;
+    } else
         ok = rc == 0 && want && out_len == want_len && !memcmp(out, want, want_len);
     if (ok) {
         k->pass++;
@@ -134,6 +171,18 @@ Test(template_corpus, features_extra)
 {
     run_path(MG_SOURCE_DIR "/tests/template/golden/features_extra.jsonl", "features_extra.jsonl",
              55);
+}
+
+/* the real templates of hfjs-e2e.jsonl on the EvalPlus conversation and a
+ * system + user turn, rendered by Jinja2 (tools/template_feature_goldens.py) */
+Test(template_corpus, e2e_conversations)
+{
+    if (access(MG_SHARED_DIR "/chat-templates/hfjs-e2e.jsonl", R_OK) != 0)
+        cr_skip_test("needs ../shared/chat-templates");
+    load_e2e_templates();
+    run_path(MG_SOURCE_DIR "/tests/template/golden/e2e_conversations.jsonl",
+             "e2e_conversations.jsonl", 106);
+    json_decref(e2e_templates);
 }
 
 Test(template_corpus, hfjs_e2e)

@@ -36,6 +36,8 @@ _Noreturn void mg__rfail(rctx *r, const node *n, const char *fmt, ...)
 
 _Noreturn void mg__undef_fail(rctx *r, const node *n, jv u)
 {
+    if (u.u.uname && !strncmp(u.u.uname, "SecurityError: ", 15))
+        mg__rfail(r, n, "%s", u.u.uname); /* an unsafe attribute of the sandbox */
     mg__rfail(r, n, "UndefinedError: %s", u.u.uname ? u.u.uname : "value is undefined");
 }
 
@@ -151,7 +153,7 @@ jv jv_getattr(rctx *r, const node *n, jv obj, const char *name)
         /* fall through */
     default: {
         jv m = mg__method(r, obj, name);
-        return m.t != JT_UNDEF ? m : jv_undef_attr(r, obj, name);
+        return m.t != JT_UNDEF || m.u.uname ? m : jv_undef_attr(r, obj, name);
     }
     }
 }

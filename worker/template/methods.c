@@ -1118,7 +1118,7 @@ jv mg__method(rctx *r, jv obj, const char *name)
         for (int i = 0; UNSAFE[i]; i++)
             if (!strcmp(UNSAFE[i], name)) {
                 char *why = mg__alloc(&r->ar, strlen(name) + 96);
-                sprintf(why, "access to attribute '%s' of '%s' object is unsafe (SecurityError)",
+                sprintf(why, "SecurityError: access to attribute '%s' of '%s' object is unsafe.",
                         name, jv_typename(obj));
                 return jv_undef(why);
             }
