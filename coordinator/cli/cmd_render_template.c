@@ -58,12 +58,15 @@ static int parse_now(const char *s, int64_t *out)
 static int run(int argc, char **argv)
 {
     const char *tpath = NULL, *cpath = NULL, *now = NULL;
+    long repeat = 1;
     const mg_opt opts[] = {
         {"template", MG_OPT_STRING, &tpath, "FILE", "Jinja template to render (required)"},
         {"context", MG_OPT_STRING, &cpath, "FILE.json",
          "JSON object with the template variables (required)"},
         {"now", MG_OPT_STRING, &now, "YYYY-MM-DDTHH:MM:SS",
          "fixed UTC time for strftime_now (default: the local clock)"},
+        {"repeat", MG_OPT_INT, &repeat, "N",
+         "benchmark: parse once, render N times, print the time per render on stderr (default 1)"},
         {0}};
     int rc = mg_cli_parse("render-template", "--template FILE --context FILE.json [--now TIME]",
                           opts, argc, argv, NULL);
@@ -99,8 +102,28 @@ static int run(int argc, char **argv)
     mg_jinja *t = NULL;
     char *out = NULL;
     size_t out_len = 0;
+    if (repeat < 1) {
+        mg_cli_error("render-template", "--repeat: expected a positive count, got %ld", repeat);
+        free(ctext);
+        free(src);
+        return MG_EXIT_USAGE;
+    }
     rc = mg_jinja_parse(src, len, &t, &err);
-    if (rc == 0) rc = mg_jinja_render_json(t, ctext, clen, &o, &out, &out_len, &err);
+    struct timespec t0, t1;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    for (long i = 0; rc == 0 && i < repeat; i++) {
+        free(out);
+        out = NULL;
+        rc = mg_jinja_render_json(t, ctext, clen, &o, &out, &out_len, &err);
+    }
+    clock_gettime(CLOCK_MONOTONIC, &t1);
+    if (rc == 0 && repeat > 1) {
+        double us = ((double)(t1.tv_sec - t0.tv_sec) * 1e9 + (double)(t1.tv_nsec - t0.tv_nsec)) /
+                    1e3 / (double)repeat;
+        fprintf(stderr,
+                "render-template: %ld renders, %.2f us per render (context parse included)\n",
+                repeat, us);
+    }
     mg_jinja_free(t);
     free(ctext);
     free(src);
