@@ -51,7 +51,7 @@ static int parse_rope(const json_t *cfg, const char *path, mg_model_config *c, m
 {
     const json_t *params = json_object_get(cfg, "rope_parameters");
     const json_t *sc = json_object_get(cfg, "rope_scaling");
-    double theta;
+    double theta = 10000.0;
     int rc = get_num(cfg, "rope_theta", 10000.0, path, &theta, err);
     if (rc < 0) return rc;
     if (json_is_object(params)) {
@@ -69,8 +69,8 @@ static int parse_rope(const json_t *cfg, const char *path, mg_model_config *c, m
     const char *type = json_string_value(json_object_get(sc, "rope_type"));
     if (!type) type = json_string_value(json_object_get(sc, "type"));
     if (!type) type = "default";
-    double f, lo, hi;
-    int orig;
+    double f = 1.0, lo = 1.0, hi = 4.0;
+    int orig = 0;
     if ((rc = get_num(sc, "factor", 1.0, path, &f, err)) < 0 ||
         (rc = get_num(sc, "low_freq_factor", 1.0, path, &lo, err)) < 0 ||
         (rc = get_num(sc, "high_freq_factor", 4.0, path, &hi, err)) < 0 ||
@@ -174,6 +174,13 @@ int mg__config_parse(const json_t *cfg, const char *path, mg_model_config *c, mg
         !c->intermediate_size)
         return mg_error_set(err, MG_EFORMAT, "%s: a size (vocab, hidden, layers, heads) is 0",
                             path);
+    /* Bounds far above any real model, so a hostile config cannot make the
+     * loader allocate per-layer tables for a billion layers. */
+    if (c->n_layers > 1024 || c->n_heads > 4096 || c->n_kv_heads > c->n_heads)
+        return mg_error_set(err, MG_EFORMAT,
+                            "%s: implausible num_hidden_layers %d / num_attention_heads %d / "
+                            "num_key_value_heads %d",
+                            path, c->n_layers, c->n_heads, c->n_kv_heads);
     if (c->n_heads % c->n_kv_heads)
         return mg_error_set(err, MG_EFORMAT,
                             "%s: num_attention_heads %d is not a multiple of "
@@ -184,7 +191,7 @@ int mg__config_parse(const json_t *cfg, const char *path, mg_model_config *c, mg
     if (c->head_dim == 0 || c->head_dim % 2)
         return mg_error_set(err, MG_EFORMAT, "%s: head_dim %d must be even and > 0", path,
                             c->head_dim);
-    double eps;
+    double eps = 1e-6;
     if ((rc = get_num(cfg, "rms_norm_eps", 1e-6, path, &eps, err)) < 0) return rc;
     c->rms_norm_eps = (float)eps;
     if ((rc = parse_rope(cfg, path, c, err)) < 0) return rc;

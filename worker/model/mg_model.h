@@ -32,9 +32,8 @@
  * file and problem (MG_EFORMAT malformed, MG_ESHAPE shapes that do not fit,
  * MG_EUNSUPPORTED a feature moegen lacks, MG_ENOENT a missing file or base
  * model, MG_ECHECKSUM a zip CRC mismatch). Recoverable surprises (a missing
- * DyLoRA expert file, the codegemma fallback) are mg_log warnings. Call
- * mg_model_load from one thread at a time (the regex library's one-time
- * initialisation is not thread-safe).
+ * DyLoRA expert file, the codegemma fallback) are mg_log warnings.
+ * mg_model_load may run in several threads at once (for different models).
  */
 #ifndef MG_MODEL_H
 #define MG_MODEL_H

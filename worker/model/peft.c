@@ -9,6 +9,7 @@
 #include <limits.h>
 #include <math.h>
 #include <oniguruma.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -17,17 +18,19 @@
 
 /* ---- Python-style regex (oniguruma, Python syntax) -------------------------- */
 
+static pthread_once_t onig_once = PTHREAD_ONCE_INIT;
+static void init_onig(void)
+{
+    OnigEncoding enc = ONIG_ENCODING_UTF8;
+    onig_initialize(&enc, 1);
+}
+
 /* Python's re.match(pattern, s): anchored at the start only. */
 static bool re_match(const char *pattern, const char *s)
 {
     regex_t *re = NULL;
     OnigErrorInfo einfo;
-    static bool inited = false;
-    if (!inited) {
-        OnigEncoding enc = ONIG_ENCODING_UTF8;
-        onig_initialize(&enc, 1);
-        inited = true;
-    }
+    pthread_once(&onig_once, init_onig);
     const UChar *pat = (const UChar *)pattern;
     if (onig_new(&re, pat, pat + strlen(pattern), ONIG_OPTION_NONE, ONIG_ENCODING_UTF8,
                  ONIG_SYNTAX_PYTHON, &einfo) != ONIG_NORMAL)
