@@ -5,6 +5,7 @@
 #include <math.h>
 
 #include "mg_engine.h"
+#include "internal.h" /* mg__rope_inv_freq */
 #include "tiny_model.h"
 
 #define MAXR 16
@@ -315,4 +316,44 @@ Test(engine_forward, merge_single_matches_unmerged)
     cr_assert_eq(o[0].n[0], o[1].n[0]);
     for (int j = 0; j < o[0].n[0]; j++) cr_assert_eq(o[0].toks[0][j], o[1].toks[0][j]);
     tiny_model_free(t);
+}
+
+/* RoPE inverse frequencies against transformers' rope init functions. */
+Test(engine_rope, inv_freq_matches_transformers)
+{
+    json_error_t je;
+    json_t *root = json_load_file(MG_SOURCE_DIR "/tests/fixtures/goldens/engine.json", 0, &je);
+    cr_assert(root, "engine.json: %s", je.text);
+    json_t *arr = json_object_get(root, "rope"), *c;
+    size_t i;
+    cr_assert(json_array_size(arr) > 0);
+    json_array_foreach(arr, i, c)
+    {
+        mg_model_config cfg = {0};
+        cfg.head_dim = (int)json_integer_value(json_object_get(c, "head_dim"));
+        cfg.rope_theta = (float)json_number_value(json_object_get(c, "theta"));
+        cfg.max_position_embeddings = (int)json_integer_value(json_object_get(c, "max_pos"));
+        json_t *s = json_object_get(c, "scaling");
+        const char *type = json_string_value(json_object_get(s, "rope_type"));
+        mg_rope_scaling *rs = &cfg.rope_scaling;
+        rs->type = !type                      ? MG_ROPE_DEFAULT
+                   : !strcmp(type, "linear")  ? MG_ROPE_LINEAR
+                   : !strcmp(type, "dynamic") ? MG_ROPE_DYNAMIC
+                                              : MG_ROPE_LLAMA3;
+        rs->factor = (float)json_number_value(json_object_get(s, "factor"));
+        rs->low_freq_factor = (float)json_number_value(json_object_get(s, "low_freq_factor"));
+        rs->high_freq_factor = (float)json_number_value(json_object_get(s, "high_freq_factor"));
+        rs->original_max_position_embeddings =
+            (int)json_integer_value(json_object_get(s, "original_max_position_embeddings"));
+        float inv[128];
+        mg__rope_inv_freq(&cfg, (int)json_integer_value(json_object_get(c, "seq_len")), inv);
+        json_t *ref = json_object_get(c, "inv_freq");
+        cr_assert_eq((int)json_array_size(ref), cfg.head_dim / 2);
+        for (int j = 0; j < cfg.head_dim / 2; j++) {
+            double r = json_number_value(json_array_get(ref, j));
+            cr_assert_leq(fabs(inv[j] - r), 1e-6 * fabs(r), "case %zu (%s) freq %d: %g vs %g", i,
+                          type ? type : "default", j, inv[j], r);
+        }
+    }
+    json_decref(root);
 }
