@@ -357,3 +357,44 @@ Test(engine_rope, inv_freq_matches_transformers)
     }
     json_decref(root);
 }
+
+/* A context cap ends a sequence with LENGTH; a one-slot event buffer still
+ * delivers every event, in order. */
+Test(engine_batching, context_cap_and_small_event_buffer)
+{
+    tiny_model *t = tiny_model_new(1);
+    t->m.config.n_eos = 0;
+    mg_error err = {0};
+    mg_engine *e = NULL;
+    mg_engine_params p = mg_engine_default_params();
+    p.max_seq_len = 14;
+    p.n_threads = 1;
+    cr_assert_eq(mg_engine_new(&t->m, &p, &e, &err), 0, "%s", err.msg);
+    mg_request a = req(1, P1, 10, "router", true, 0), b = req(2, P2, 5, "round_robin", true, 3);
+    a.max_new_tokens = b.max_new_tokens = 30;
+    cr_assert_eq(mg_engine_submit(e, &a, &err), 0, "%s", err.msg);
+    cr_assert_eq(mg_engine_submit(e, &b, &err), 0, "%s", err.msg);
+    int n[2] = {0}, fin[2] = {0}, guard = 0;
+    while (mg_engine_active(e) > 0 && guard++ < 1000) {
+        mg_token_event ev;
+        int ne;
+        cr_assert_eq(mg_engine_step(e, &ev, 1, &ne, &err), 0, "%s", err.msg);
+        if (!ne) continue;
+        int s = (int)ev.id - 1;
+        cr_assert_eq(fin[s], 0, "event after finish");
+        cr_assert_eq(ev.n_generated, ++n[s]);
+        if (ev.finish) {
+            fin[s] = ev.finish;
+            cr_assert_eq(ev.expert, 0);
+        }
+    }
+    /* 14 positions: prompt 10 -> 5 tokens (the last is never fed back). */
+    cr_assert_eq(n[0], 5);
+    cr_assert_eq(n[1], 10);
+    cr_assert_eq(fin[0], MG_FINISH_LENGTH);
+    cr_assert_eq(fin[1], MG_FINISH_LENGTH);
+    mg_request big = req(3, P3, 17, "single:0", true, 0);
+    cr_assert_lt(mg_engine_submit(e, &big, &err), 0, "prompt longer than the context");
+    mg_engine_free(e);
+    tiny_model_free(t);
+}
