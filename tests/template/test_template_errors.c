@@ -251,3 +251,46 @@ Test(template_errors, api_contract)
     mg_jinja_free(NULL);
     mg_chat_template_free(NULL);
 }
+
+/* The memory cap unwinds from wherever an allocation crosses it: sweeping the
+ * cap across a real render makes every failure point free what it took
+ * (checked by LeakSanitizer) and either fail with MG_ERANGE or give the full
+ * output. */
+Test(template_errors, memory_limit_sweep)
+{
+    const char *src = "{%- set ns = namespace(sys='') -%}{%- for m in messages -%}"
+                      "{%- if m.role == 'system' %}{% set ns.sys = m.content %}{% else -%}"
+                      "<|{{ m.role }}|>{{ (ns.sys ~ m.content) | trim | tojson }}"
+                      "{{ m | dictsort | map('join', '=') | join(',') }}\n"
+                      "{%- endif %}{% endfor %}{% for i in range(2000) %}{{ i }}{% endfor %}";
+    const char *ctx = "{\"messages\": [{\"role\": \"system\", \"content\": \"S\"}, "
+                      "{\"role\": \"user\", \"content\": \" hello \"}, "
+                      "{\"role\": \"assistant\", \"content\": \"w\u00f6rld\"}]}";
+    mg_jinja *t = NULL;
+    mg_error err = {0};
+    cr_assert_eq(mg_jinja_parse(src, strlen(src), &t, &err), 0, "%s", err.msg);
+    char *full = NULL;
+    size_t full_n = 0;
+    cr_assert_eq(mg_jinja_render_json(t, ctx, strlen(ctx), NULL, &full, &full_n, &err), 0, "%s",
+                 err.msg);
+    int fails = 0, oks = 0;
+    for (size_t cap = 16 << 10; cap <= (4 << 20); cap += 24 << 10) {
+        mg_jinja_options o = mg_jinja_default_options();
+        o.max_memory = cap;
+        char *out = NULL;
+        size_t n = 0;
+        int rc = mg_jinja_render_json(t, ctx, strlen(ctx), &o, &out, &n, &err);
+        if (rc == 0) {
+            cr_expect(n == full_n && !memcmp(out, full, n), "cap %zu: different output", cap);
+            oks++;
+        } else {
+            cr_expect_eq(rc, MG_ERANGE, "cap %zu: rc=%d %s", cap, rc, err.msg);
+            cr_expect_null(out);
+            fails++;
+        }
+        free(out);
+    }
+    cr_expect(fails > 0 && oks > 0, "the sweep crosses the cap (%d fails, %d oks)", fails, oks);
+    free(full);
+    mg_jinja_free(t);
+}
