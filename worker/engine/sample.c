@@ -46,10 +46,39 @@ static int cmp_asc(const void *a, const void *b)
     return x->i < y->i ? -1 : x->i > y->i;
 }
 
-static int cmp_desc_val(const void *a, const void *b)
+/* The k-th largest of v[n] (1 <= k <= n) with a size-k min-heap: O(n log k),
+ * instead of sorting a 256k vocabulary every step. */
+static int kth_largest(const float *v, int n, int k, float *out)
 {
-    float x = *(const float *)a, y = *(const float *)b;
-    return x < y ? 1 : x > y ? -1 : 0;
+    float *h = malloc(sizeof(float) * k);
+    if (!h) return MG_ENOMEM;
+    int m = 0;
+    for (int i = 0; i < n; i++) {
+        float x = v[i];
+        if (m < k) {
+            int c = m++;
+            while (c > 0 && h[(c - 1) / 2] > x) {
+                h[c] = h[(c - 1) / 2];
+                c = (c - 1) / 2;
+            }
+            h[c] = x;
+        } else if (x > h[0]) {
+            int c = 0;
+            for (;;) {
+                int l = 2 * c + 1, r = l + 1, s = c;
+                float sv = x;
+                if (l < k && h[l] < sv) s = l, sv = h[l];
+                if (r < k && h[r] < sv) s = r;
+                if (s == c) break;
+                h[c] = h[s];
+                c = s;
+            }
+            h[c] = x;
+        }
+    }
+    *out = h[0];
+    free(h);
+    return 0;
 }
 
 int mg_sampling_warp(const mg_sampling *s, float *scores, int n)
@@ -58,27 +87,32 @@ int mg_sampling_warp(const mg_sampling *s, float *scores, int n)
     if (s->temperature > 0 && s->temperature != 1.0f)
         for (int i = 0; i < n; i++) scores[i] = scores[i] / s->temperature;
     if (s->top_k > 0 && s->top_k < n) {
-        float *tmp = malloc(sizeof(float) * n);
-        if (!tmp) return MG_ENOMEM;
-        for (int i = 0; i < n; i++) tmp[i] = scores[i];
-        qsort(tmp, n, sizeof(float), cmp_desc_val);
-        float kth = tmp[s->top_k - 1];
-        free(tmp);
+        float kth;
+        if (kth_largest(scores, n, s->top_k, &kth) < 0) return MG_ENOMEM;
         for (int i = 0; i < n; i++)
             if (scores[i] < kth) scores[i] = -INFINITY;
     }
     if (s->top_p < 1.0f) {
-        scored *v = malloc(sizeof(scored) * n);
+        /* Entries already at -inf add nothing to the softmax and are removed
+         * either way, so only the finite ones are sorted (after top-k that
+         * is about k of them). */
+        int nf = 0;
+        for (int i = 0; i < n; i++)
+            if (scores[i] != -INFINITY) nf++;
+        if (nf == 0) return 0;
+        scored *v = malloc(sizeof(scored) * nf);
         if (!v) return MG_ENOMEM;
-        for (int i = 0; i < n; i++) v[i] = (scored){scores[i], i};
-        qsort(v, n, sizeof(scored), cmp_asc);
-        float mx = v[n - 1].v;
+        nf = 0;
+        for (int i = 0; i < n; i++)
+            if (scores[i] != -INFINITY) v[nf++] = (scored){scores[i], i};
+        qsort(v, nf, sizeof(scored), cmp_asc);
+        float mx = v[nf - 1].v;
         double sum = 0;
-        for (int i = 0; i < n; i++) sum += (double)expf(v[i].v - mx);
+        for (int i = 0; i < nf; i++) sum += (double)expf(v[i].v - mx);
         /* torch's CPU cumsum accumulates in double and stores float. */
         float thresh = (float)(1.0 - (double)s->top_p);
         double cum = 0;
-        for (int i = 0; i < n - 1; i++) {
+        for (int i = 0; i < nf - 1; i++) {
             cum += (double)(float)((double)expf(v[i].v - mx) / sum);
             if ((float)cum <= thresh) scores[v[i].i] = -INFINITY;
         }
