@@ -146,7 +146,7 @@ int mg_doorbell_wait(int rfd, int timeout_ms);
  *
  *   worker -> coordinator                 coordinator -> worker
  *   HELLO  {version, pid, worker index}   REQUEST {req id, task, prompt, stops, strategy,
- *   READY  {n_experts, description}                sampling, samples[]}
+ *   READY  {n_experts, desc, tok dir}              sampling, samples[]}
  *   TEXT   {req id, slot, bytes}          CANCEL  {req id, slot (or all)}
  *   DONE   {req id, slot, finish, counts, SHUTDOWN {}
  *           experts used}
@@ -188,7 +188,8 @@ typedef struct mg_msg_hello {
 
 typedef struct mg_msg_ready {
     uint32_t n_experts;
-    char desc[256]; /* model description for logs, NUL-terminated */
+    char desc[256];           /* model description for logs, NUL-terminated */
+    char tokenizer_dir[1024]; /* folder with the tokenizer files (chat template), or "" */
 } mg_msg_ready;
 
 /* Decoded requests own their memory (mg_msg_request_free). */
@@ -249,6 +250,10 @@ int mg_msg_send_error(mg_ring *r, const mg_msg_error *m);
 int mg_msg_send_shutdown(mg_ring *r);
 /* Bytes mg_msg_send_request needs (to refuse a request too big for the ring). */
 size_t mg_msg_request_size(const mg_msg_request *m);
+
+/* Stable 64-bit key of a task id (FNV-1a), sent as the engine's RNG task_key,
+ * so a sample's randomness depends only on (seed, task id, sample index, step). */
+uint64_t mg_msg_task_key(const char *task_id);
 
 /* Decoders: 0, or MG_EPROTO (err names the message type and field) when the
  * payload is malformed or the type does not match. */

@@ -64,9 +64,11 @@ int mg_msg_send_hello(mg_ring *r, const mg_msg_hello *m)
 int mg_msg_send_ready(mg_ring *r, const mg_msg_ready *m)
 {
     size_t dl = strnlen(m->desc, sizeof m->desc - 1);
-    SEND(r, MG_MSG_READY, 4 + 4 + dl, {
+    size_t tl = strnlen(m->tokenizer_dir, sizeof m->tokenizer_dir - 1);
+    SEND(r, MG_MSG_READY, 4 + 4 + dl + 4 + tl, {
         w_u32(w, m->n_experts);
         w_str(w, m->desc, dl);
+        w_str(w, m->tokenizer_dir, tl);
     });
 }
 
@@ -250,6 +252,14 @@ static int end(rcur *c)
     return 0;
 }
 
+uint64_t mg_msg_task_key(const char *task_id)
+{
+    uint64_t h = 1469598103934665603ull;
+    for (const unsigned char *s = (const unsigned char *)task_id; *s; s++)
+        h = (h ^ *s) * 1099511628211ull;
+    return h;
+}
+
 const char *mg_msg_finish_name(uint32_t f)
 {
     switch (f) {
@@ -289,10 +299,17 @@ int mg_msg_decode_ready(const mg_ring_msg *in, mg_msg_ready *out, mg_error *err)
     out->n_experts = r_u32(&c, "n_experts");
     uint32_t n = 0;
     const char *d = r_str(&c, &n, "desc");
+    uint32_t tn = 0;
+    const char *t = r_str(&c, &tn, "tokenizer_dir");
     if ((rc = end(&c)) < 0) return rc;
-    if (n >= sizeof out->desc) n = sizeof out->desc - 1;
+    if (n >= sizeof out->desc || tn >= sizeof out->tokenizer_dir || memchr(t, 0, tn))
+        return mg_error_set(err, MG_EPROTO,
+                            "READY message: description or tokenizer folder "
+                            "too long or not text");
     memcpy(out->desc, d, n);
     out->desc[n] = 0;
+    memcpy(out->tokenizer_dir, t, tn);
+    out->tokenizer_dir[tn] = 0;
     return 0;
 }
 

@@ -1,0 +1,131 @@
+/* cmd_codegen.c — `moegen codegen`: EvalPlus code generation with worker
+ * processes (flags as evalplus.codegen spells them, plus strategies,
+ * workers, shards and seeds). The work is in coordinator/ (mg_coordinator.h). */
+#include "mg_cli.h"
+#include "mg_coordinator.h"
+
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define USAGE                                                                                      \
+    "--model M --dataset humaneval|mbpp|custom [options]\n"                                        \
+    "Generates EvalPlus samples: <root>/<dataset>/<id>.jsonl and .raw.jsonl per strategy,\n"       \
+    "resuming from what is already there."
+
+/* "I/N" -> index, count */
+static int parse_shard(const char *s, int *i, int *n)
+{
+    char *end;
+    long a = strtol(s, &end, 10);
+    if (end == s || *end != '/') return -1;
+    const char *b = end + 1;
+    long c = strtol(b, &end, 10);
+    if (end == b || *end || c < 1 || c > 100000 || a < 0 || a >= c) return -1;
+    *i = (int)a;
+    *n = (int)c;
+    return 0;
+}
+
+static int run(int argc, char **argv)
+{
+    mg_codegen_params p = mg_codegen_default_params();
+    const char *shard = NULL, *seed = NULL;
+    long n_samples = p.n_samples, workers = p.n_workers, threads = 0, batch = p.batch_size,
+         max_new = p.max_new_tokens;
+    double temperature = p.temperature;
+    bool quiet = false;
+    mg_cli_list strategies = {0};
+    const mg_opt opts[] = {
+        {"model", MG_OPT_STRING, &p.model, "M", "model folder (required)"},
+        {"base-model", MG_OPT_STRING, &p.base_model, "B", "base model folder for adapters"},
+        {"dataset", MG_OPT_STRING, &p.dataset, "D", "humaneval, mbpp or custom (required)"},
+        {"dataset-path", MG_OPT_STRING, &p.dataset_path, "P",
+         "dataset file (default: EvalPlus's resolution)"},
+        {"root", MG_OPT_STRING, &p.root, "DIR", "output root (default evalplus_results)"},
+        {"n-samples", MG_OPT_INT, &n_samples, "N", "samples per task (default 1)"},
+        {"temperature", MG_OPT_FLOAT, &temperature, "T", "sampling temperature (default 0.0)"},
+        {"greedy", MG_OPT_FLAG, &p.greedy, NULL,
+         "greedy decoding; forces one sample (default off)"},
+        {"id-range", MG_OPT_STRING, &p.id_range, "LO,HI", "task numbers LO <= n < HI"},
+        {"task-ids", MG_OPT_STRING, &p.task_ids, "IDS", "comma-separated task ids"},
+        {"backend", MG_OPT_STRING, &p.backend, "NAME", "name in the output id (default hf)"},
+        {"force-base-prompt", MG_OPT_FLAG, &p.force_base_prompt, NULL,
+         "direct completion even with a chat template"},
+        {"instruction-prefix", MG_OPT_STRING, &p.instruction_prefix, "S",
+         "chat instruction prefix (default EvalPlus's)"},
+        {"response-prefix", MG_OPT_STRING, &p.response_prefix, "S",
+         "chat response prefix (default EvalPlus's)"},
+        {"strategies", MG_OPT_LIST, &strategies, "S,...",
+         "routing strategies, one output file each (default: the model's own)"},
+        {"workers", MG_OPT_INT, &workers, "N", "worker processes (default 1)"},
+        {"device", MG_OPT_STRING, &p.device, "DEV", "cpu (default cpu)"},
+        {"threads", MG_OPT_INT, &threads, "T", "threads per worker (default cores / workers)"},
+        {"batch-size", MG_OPT_INT, &batch, "B", "sequences per worker batch (default 8)"},
+        {"max-new-tokens", MG_OPT_INT, &max_new, "N", "tokens per sample (default 768)"},
+        {"seed", MG_OPT_STRING, &seed, "S", "sampling seed (default 0)"},
+        {"shard", MG_OPT_STRING, &shard, "I/N", "run tasks i with i % N == I (default 0/1)"},
+        {"quiet", MG_OPT_FLAG, &quiet, NULL, "no progress on stderr"},
+        {0}};
+    int rc = mg_cli_parse("codegen", USAGE, opts, argc, argv, NULL);
+    if (rc) {
+        mg_cli_list_free(&strategies);
+        return rc > 0 ? MG_EXIT_OK : MG_EXIT_USAGE;
+    }
+    int status = MG_EXIT_USAGE;
+    if (shard && parse_shard(shard, &p.shard_index, &p.shard_count) < 0) {
+        mg_cli_error("codegen", "--shard %s: expected I/N with 0 <= I < N", shard);
+        goto out;
+    }
+    if (seed) {
+        char *end;
+        errno = 0;
+        unsigned long long v = strtoull(seed, &end, 10);
+        if (end == seed || *end || errno || seed[0] == '-') {
+            mg_cli_error("codegen", "--seed %s: expected a non-negative integer", seed);
+            goto out;
+        }
+        p.seed = v;
+    }
+    if (n_samples < 1 || n_samples > 100000 || workers < 1 || workers > 256 || threads < 0 ||
+        threads > 4096 || batch < 1 || batch > 4096 || max_new < 1 || max_new > 1000000) {
+        mg_cli_error("codegen", "--n-samples/--workers/--threads/--batch-size/--max-new-tokens "
+                                "out of range");
+        goto out;
+    }
+    p.n_samples = (int)n_samples;
+    p.n_workers = (int)workers;
+    p.n_threads = (int)threads;
+    p.batch_size = (int)batch;
+    p.max_new_tokens = (int)max_new;
+    p.temperature = temperature;
+    p.quiet = quiet;
+    p.strategies = strategies.items;
+    p.n_strategies = strategies.n;
+    /* A dead worker's doorbell must give EPIPE, not kill us. */
+    signal(SIGPIPE, SIG_IGN);
+    mg_error err = {0};
+    mg_codegen_result res;
+    rc = mg_codegen_run(&p, &res, &err);
+    if (rc == 0) {
+        status = MG_EXIT_OK;
+    } else if (rc == MG_EINTERRUPTED) {
+        fprintf(stderr, "moegen codegen: interrupted; finished samples are on disk, rerun the "
+                        "same command to resume\n");
+        status = MG_EXIT_INTERRUPTED;
+    } else {
+        mg_cli_error("codegen", "%s (%s)", err.msg, mg_err_name(rc));
+        status = (rc == MG_EUSAGE || rc == MG_EFORMAT || rc == MG_ENOENT || rc == MG_EINVAL ||
+                  rc == MG_EUNSUPPORTED)
+                     ? MG_EXIT_USAGE
+                     : MG_EXIT_FAIL;
+    }
+out:
+    mg_cli_list_free(&strategies);
+    return status;
+}
+
+const mg_command mg_cmd_codegen = {"codegen", "generate EvalPlus samples with worker processes",
+                                   run};

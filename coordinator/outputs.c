@@ -1,0 +1,238 @@
+/* outputs.c — one strategy's EvalPlus sample files: resume, in-order writing
+ * and the summary.
+ *
+ * Records are appended in one fixed order — tasks in selection order, each
+ * task's missing sample indices ascending — whatever order workers finish
+ * them in; finished samples wait in `pending` until everything before them
+ * is on disk. A run killed at any moment therefore leaves a prefix of the
+ * final file (plus at most a torn line, which the datasets writer cuts), and
+ * resuming by per-task counts continues exactly where the prefix ends. */
+#include "internal.h"
+
+#include <fcntl.h>
+#include <jansson.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "mg_log.h"
+
+/* Byte offset just after the first `k` whole lines of `path`, and the number
+ * of whole lines (stopping at k). A missing file has 0 lines. */
+static int whole_lines(const char *path, long k, long *lines, off_t *end, mg_error *err)
+{
+    *lines = 0;
+    *end = 0;
+    FILE *f = fopen(path, "rb");
+    if (!f) {
+        if (errno == ENOENT) return 0;
+        return mg_error_set(err, mg_err_from_errno(errno), "%s: %s", path, strerror(errno));
+    }
+    char buf[65536];
+    size_t n;
+    off_t pos = 0;
+    while (*lines < k && (n = fread(buf, 1, sizeof buf, f)) > 0) {
+        for (size_t i = 0; i < n && *lines < k; i++)
+            if (buf[i] == '\n') {
+                ++*lines;
+                *end = pos + (off_t)i + 1;
+            }
+        pos += (off_t)n;
+    }
+    int bad = ferror(f);
+    fclose(f);
+    if (bad) return mg_error_set(err, MG_EIO, "%s: read error", path);
+    return 0;
+}
+
+/* Makes the sanitized and raw files hold the same number of whole lines by
+ * cutting the longer one: the writer appends raw first, so after a crash the
+ * raw file may hold one record the other lacks (and either may end torn). */
+static int equalize(const char *a, const char *b, mg_error *err)
+{
+    struct stat sa, sb;
+    if (stat(a, &sa) < 0 || stat(b, &sb) < 0) return 0; /* a lone file: the count check decides */
+    long la, lb;
+    off_t ea, eb;
+    int rc = whole_lines(a, __LONG_MAX__, &la, &ea, err);
+    if (rc == 0) rc = whole_lines(b, __LONG_MAX__, &lb, &eb, err);
+    if (rc < 0) return rc;
+    long k = la < lb ? la : lb;
+    const char *paths[2] = {a, b};
+    for (int i = 0; i < 2; i++) {
+        long l;
+        off_t e;
+        struct stat st;
+        if (stat(paths[i], &st) < 0) continue;
+        if ((rc = whole_lines(paths[i], k, &l, &e, err)) < 0) return rc;
+        if (st.st_size != e) {
+            if (truncate(paths[i], e) < 0)
+                return mg_error_set(err, mg_err_from_errno(errno),
+                                    "%s: cannot cut to %ld records: %s", paths[i], k,
+                                    strerror(errno));
+            if (l < (i == 0 ? la : lb))
+                mg_warn("%s: cut %ld record(s) its twin lacks (interrupted write)", paths[i],
+                        (i == 0 ? la : lb) - l);
+        }
+    }
+    return 0;
+}
+
+static void advance(cg_output *o, size_t n_tasks, int n)
+{
+    while (o->cur_task < n_tasks && o->cur_sample >= n) {
+        if (o->pending[o->cur_task]) {
+            free(o->pending[o->cur_task]);
+            o->pending[o->cur_task] = NULL;
+        }
+        if (++o->cur_task < n_tasks) o->cur_sample = o->have[o->cur_task];
+    }
+}
+
+int mg__output_open(cg_output *o, const mg_codegen_params *p, const mg_dataset *ds,
+                    const size_t *tasks, size_t n_tasks, mg_error *err)
+{
+    int rc = mg_sample_paths(p->root, p->dataset, o->id, &o->path, &o->raw_path, err);
+    if (rc < 0) return rc;
+    size_t pl = strlen(o->path);
+    o->summary_path = malloc(pl + 16);
+    if (!o->summary_path) return mg_error_set(err, MG_ENOMEM, "out of memory");
+    /* "<id>.jsonl" -> "<id>.summary.json" */
+    memcpy(o->summary_path, o->path, pl - strlen(".jsonl"));
+    strcpy(o->summary_path + pl - strlen(".jsonl"), ".summary.json");
+    if ((rc = equalize(o->path, o->raw_path, err)) < 0) return rc;
+    if ((rc = mg_sample_file_open(o->raw_path, &o->raw, err)) < 0) return rc;
+    if ((rc = mg_sample_file_open(o->path, &o->f, err)) < 0) return rc;
+    o->have = calloc(n_tasks ? n_tasks : 1, sizeof *o->have);
+    o->pending = calloc(n_tasks ? n_tasks : 1, sizeof *o->pending);
+    o->expert_hist = calloc(MG_MSG_MAX_EXPERTS + 1, sizeof *o->expert_hist);
+    if (!o->have || !o->pending || !o->expert_hist)
+        return mg_error_set(err, MG_ENOMEM, "out of memory");
+    int n = p->n_samples;
+    for (size_t t = 0; t < n_tasks; t++) {
+        const char *id = ds->tasks[tasks[t]].task_id;
+        int c = mg_sample_file_count(o->f, id);
+        int cr = mg_sample_file_count(o->raw, id);
+        if (cr != c)
+            return mg_error_set(err, MG_EFORMAT,
+                                "%s: %d records for %s but %s has %d: the two files disagree "
+                                "(remove both to regenerate)",
+                                o->path, c, id, o->raw_path, cr);
+        o->have[t] = c > n ? n : c;
+        o->existing += o->have[t];
+    }
+    o->total = (long)n * (long)n_tasks;
+    o->cur_task = 0;
+    o->cur_sample = n_tasks ? o->have[0] : 0;
+    advance(o, n_tasks, n); /* past the tasks that are already complete */
+    return 0;
+}
+
+bool mg__output_complete(const cg_output *o, size_t n_tasks)
+{
+    return o->cur_task >= n_tasks;
+}
+
+int mg__output_put(cg_output *o, const mg_dataset *ds, const size_t *tasks, size_t n_tasks, int n,
+                   size_t task, uint32_t sample, char *solution, mg_error *err)
+{
+    if (task >= n_tasks || (int)sample < o->have[task] || (int)sample >= n) {
+        free(solution);
+        return mg_error_set(err, MG_EPROTO, "result for task %zu sample %u was never asked for",
+                            task, sample);
+    }
+    if (!o->pending[task]) {
+        o->pending[task] = calloc((size_t)n, sizeof(char *));
+        if (!o->pending[task]) {
+            free(solution);
+            return mg_error_set(err, MG_ENOMEM, "out of memory");
+        }
+    }
+    if (o->pending[task][sample]) {
+        free(solution);
+        return mg_error_set(err, MG_EPROTO, "task %zu sample %u finished twice", task, sample);
+    }
+    o->pending[task][sample] = solution;
+    advance(o, n_tasks, n);
+    while (o->cur_task < n_tasks && o->pending[o->cur_task] &&
+           o->pending[o->cur_task][o->cur_sample]) {
+        char *s = o->pending[o->cur_task][o->cur_sample];
+        const char *id = ds->tasks[tasks[o->cur_task]].task_id;
+        /* Raw first: equalize() repairs a crash between the two appends. Until
+         * a sanitizer exists the sanitized solution is the raw one. */
+        int rc = mg_sample_file_append(o->raw, id, s, err);
+        if (rc == 0) rc = mg_sample_file_append(o->f, id, s, err);
+        if (rc < 0) return rc;
+        free(s);
+        o->pending[o->cur_task][o->cur_sample] = NULL;
+        o->generated++;
+        o->cur_sample++;
+        advance(o, n_tasks, n);
+    }
+    return 0;
+}
+
+int mg__output_summary(const cg_output *o, double wall_s, int n_tasks, mg_error *err)
+{
+    json_t *j = json_object();
+    json_t *fin = json_object(), *ex = json_object();
+    if (!j || !fin || !ex) {
+        json_decref(j);
+        json_decref(fin);
+        json_decref(ex);
+        return mg_error_set(err, MG_ENOMEM, "out of memory");
+    }
+    json_object_set_new(j, "strategy", json_string(o->label));
+    json_object_set_new(j, "output", json_string(o->path));
+    json_object_set_new(j, "tasks", json_integer(n_tasks));
+    json_object_set_new(j, "samples", json_integer(o->existing + o->generated));
+    json_object_set_new(j, "samples_wanted", json_integer(o->total));
+    json_object_set_new(j, "samples_resumed", json_integer(o->existing));
+    json_object_set_new(j, "samples_generated", json_integer(o->generated));
+    json_object_set_new(j, "prompt_tokens", json_integer(o->prompt_tokens));
+    json_object_set_new(j, "generated_tokens", json_integer(o->gen_tokens));
+    json_object_set_new(j, "wall_seconds", json_real(wall_s));
+    for (uint32_t f = MG_MSG_FINISH_EOS; f <= MG_MSG_FINISH_CANCEL; f++)
+        json_object_set_new(fin, mg_msg_finish_name(f), json_integer(o->finish[f]));
+    json_object_set_new(j, "finish_reasons", fin);
+    for (int e = 0; e <= o->max_expert_seen; e++) {
+        char k[16];
+        snprintf(k, sizeof k, "%d", e);
+        json_object_set_new(ex, k, json_integer(o->expert_hist[e]));
+    }
+    json_object_set_new(ex, "none", json_integer(o->expert_hist[MG_MSG_MAX_EXPERTS]));
+    json_object_set_new(j, "experts", ex);
+    char tmp[4200];
+    snprintf(tmp, sizeof tmp, "%s.tmp.%ld", o->summary_path, (long)getpid());
+    int rc = json_dump_file(j, tmp, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
+    json_decref(j);
+    if (rc < 0 || rename(tmp, o->summary_path) < 0) {
+        unlink(tmp);
+        return mg_error_set(err, MG_EIO, "%s: cannot write the summary", o->summary_path);
+    }
+    return 0;
+}
+
+void mg__output_close(cg_output *o, size_t n_tasks, int n)
+{
+    if (o->pending)
+        for (size_t t = 0; t < n_tasks; t++) {
+            if (!o->pending[t]) continue;
+            for (int i = 0; i < n; i++) free(o->pending[t][i]);
+            free(o->pending[t]);
+        }
+    free(o->pending);
+    free(o->have);
+    free(o->expert_hist);
+    mg_sample_file_close(o->f);
+    mg_sample_file_close(o->raw);
+    free(o->strategy);
+    free(o->label);
+    free(o->id);
+    free(o->path);
+    free(o->raw_path);
+    free(o->summary_path);
+    memset(o, 0, sizeof *o);
+}
