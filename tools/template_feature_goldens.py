@@ -97,6 +97,12 @@ CASES = [
     ("test_with_arg_no_parens", "{{ 2 is divisibleby 2 }}{{ msgs[0].role is eq 'system' }}{{ 'x' is string and 1 is number }}", C),
     ("getattr_int_key", "{{ msgs.0.role }}{{ msgs[-1]['content'] }}", C),
     ("nested_macro_recursion", "{% macro f(n) %}{% if n > 0 %}{{ n }}{{ f(n - 1) }}{% endif %}{% endmacro %}{{ f(5) }}", {}),
+    ("macro_extra_positional", "{% macro m(a) %}{{ a }}{% endmacro %}{{ m(1, 2) }}", {}),
+    ("macro_varargs_used", "{% macro m(a) %}{{ a }}{{ varargs }}{% endmacro %}{{ m(1, 2, 3) }}", {}),
+    ("macro_unknown_keyword", "{% macro m(a) %}{{ a }}{% endmacro %}{{ m(1, b=2) }}", {}),
+    ("macro_kwargs_used", "{% macro m(a) %}{{ a }}{{ kwargs }}{% endmacro %}{{ m(1, b=2) }}", {}),
+    ("call_without_caller_use", "{% macro m() %}x{% endmacro %}{% call m() %}y{% endcall %}", {}),
+    ("caller_undefined_outside_call", "{% macro m() %}[{{ caller is defined }}]{% endmacro %}{{ m() }}", {}),
     ("is_not_tests", "{{ n is not none }}{{ s is not string }}{{ not s is string }}", C),
     ("unicode_upper_special", "{{ 'ǆ straße ﬁ'.upper() }}|{{ 'ǅ'.lower() }}|{{ 'hello wORLD'.title() }}|{{ 'ÉCOLE'.lower() }}", {}),
 ]

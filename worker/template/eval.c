@@ -573,6 +573,9 @@ static jv call_macro(rctx *r, const node *n, jfunc *fn, jargs *a)
     int np = d->params.n;
     jv varargs = jv_newtuple(r, 0), kwargs = jv_newdict(r);
     bool *bound = mg__alloc(&r->ar, (size_t)(np + 1) * sizeof(bool));
+    const char *mname = d->kind == NK_MACRO ? d->name : "caller";
+    if (a->npos > np && !(d->uses & USES_VARARGS))
+        mg__rfail(r, n, "TypeError: macro '%s' takes not more than %d argument(s)", mname, np);
     for (int i = 0; i < a->npos; i++) {
         if (i < np) {
             set_var(r, mf, d->params.v[i]->name, a->pos[i]);
@@ -591,10 +594,18 @@ static jv call_macro(rctx *r, const node *n, jfunc *fn, jargs *a)
                           d->name, a->kwname[k]);
             set_var(r, mf, d->params.v[i]->name, a->kw[k]);
             bound[i] = true;
-        } else if (!strcmp(a->kwname[k], "caller"))
+        } else if (!strcmp(a->kwname[k], "caller") && (d->uses & USES_CALLER))
             caller = a->kw[k];
-        else
+        else if (d->uses & USES_KWARGS)
             jd_set(r, kwargs.u.d, jv_cstr(r, a->kwname[k]), a->kw[k]);
+        else if (!strcmp(a->kwname[k], "caller"))
+            mg__rfail(r, n,
+                      "TypeError: macro '%s' was invoked with two values for the special caller "
+                      "argument. This is most likely a bug.",
+                      mname);
+        else
+            mg__rfail(r, n, "TypeError: macro '%s' takes no keyword argument '%s'", mname,
+                      a->kwname[k]);
     }
     for (int i = 0; i < np; i++) {
         if (bound[i]) continue;
@@ -609,7 +620,8 @@ static jv call_macro(rctx *r, const node *n, jfunc *fn, jargs *a)
     }
     set_var(r, mf, "varargs", varargs);
     set_var(r, mf, "kwargs", kwargs);
-    if (caller.t == JT_FUNC) set_var(r, mf, "caller", caller);
+    if (d->uses & USES_CALLER)
+        set_var(r, mf, "caller", caller.t == JT_FUNC ? caller : jv_undef("No caller defined"));
     jv out = capture(r, mf, &d->body);
     r->depth--;
     return out;

@@ -209,6 +209,7 @@ typedef struct callargs {
     node *star, *dstar; /* *args, **kwargs */
 } callargs;
 
+enum { USES_VARARGS = 1, USES_KWARGS = 2, USES_CALLER = 4 };
 enum { OP_ADD = 1, OP_SUB, OP_MUL, OP_DIV, OP_FLOORDIV, OP_MOD, OP_POW };
 enum { CMP_EQ = 1, CMP_NE, CMP_LT, CMP_LE, CMP_GT, CMP_GE, CMP_IN, CMP_NOTIN };
 
@@ -216,6 +217,7 @@ struct node {
     uint8_t kind;
     uint8_t op;
     bool negate, recursive;
+    uint8_t uses; /* NK_MACRO/NK_CALLBLOCK: USES_* names its body reads */
     int line, col;
     node *a, *b, *c, *target;
     const char *name;

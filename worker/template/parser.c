@@ -813,6 +813,35 @@ static void parse_signature(ps *P, node *m)
     expect_op(P, ")");
 }
 
+/* Jinja2 gives a macro `varargs`, `kwargs` and `caller` only when its body
+ * reads those names (find_undeclared); otherwise extra arguments are errors. */
+static uint8_t scan_uses(const node *n, int depth);
+static uint8_t scan_list(const nodelist *l, int depth)
+{
+    uint8_t u = 0;
+    for (int i = 0; i < l->n; i++) u |= scan_uses(l->v[i], depth);
+    return u;
+}
+static uint8_t scan_uses(const node *n, int depth)
+{
+    if (!n || depth > 2 * MAX_NESTING + 10) return 0;
+    uint8_t u = 0;
+    if (n->kind == NK_NAME && n->name) {
+        if (!strcmp(n->name, "varargs"))
+            u |= USES_VARARGS;
+        else if (!strcmp(n->name, "kwargs"))
+            u |= USES_KWARGS;
+        else if (!strcmp(n->name, "caller"))
+            u |= USES_CALLER;
+    }
+    u |= scan_uses(n->a, depth + 1) | scan_uses(n->b, depth + 1) | scan_uses(n->c, depth + 1);
+    u |= scan_list(&n->kids, depth + 1) | scan_list(&n->body, depth + 1) |
+         scan_list(&n->orelse, depth + 1) | scan_list(&n->defaults, depth + 1);
+    u |= scan_list(&n->args.pos, depth + 1) | scan_list(&n->args.kwval, depth + 1) |
+         scan_uses(n->args.star, depth + 1) | scan_uses(n->args.dstar, depth + 1);
+    return u;
+}
+
 static node *parse_macro(ps *P, const token *t)
 {
     static const char *const end[] = {"endmacro", NULL};
@@ -823,6 +852,7 @@ static node *parse_macro(ps *P, const token *t)
     int saved = P->loop_depth;
     P->loop_depth = 0;
     m->body = subparse(P, end);
+    m->uses = scan_list(&m->body, 0) | scan_list(&m->defaults, 0);
     P->loop_depth = saved;
     next(P);
     if (cur(P)->type == TK_NAME) next(P); /* {% endmacro name %} */
@@ -843,6 +873,7 @@ static node *parse_call_block(ps *P, const token *t)
     int saved = P->loop_depth;
     P->loop_depth = 0;
     c->body = subparse(P, end);
+    c->uses = scan_list(&c->body, 0) | scan_list(&c->defaults, 0);
     P->loop_depth = saved;
     next(P);
     expect_block_end(P);
