@@ -103,6 +103,9 @@ CASES = [
     ("macro_kwargs_used", "{% macro m(a) %}{{ a }}{{ kwargs }}{% endmacro %}{{ m(1, b=2) }}", {}),
     ("call_without_caller_use", "{% macro m() %}x{% endmacro %}{% call m() %}y{% endcall %}", {}),
     ("caller_undefined_outside_call", "{% macro m() %}[{{ caller is defined }}]{% endmacro %}{{ m() }}", {}),
+    ("dict_views", "{{ d.items() }}|{{ d.keys() }}|{{ d.values() }}|{{ d.items() | length }}|{{ d.items()[0] }}|{{ d.keys() | list }}|{{ 'a' in d.keys() }}|{{ [d.items()] }}{{ d.items() == d.items() }}{{ d.keys() == ['a'] }}{{ d.values() == d.values() }}{{ d.items() is sequence }}{{ d.items() | reverse | list }}{{ d.items() | sort }}{{ d.items() | first }}{{ d.items() | last }}", C),
+    ("dict_view_tojson_error", "{{ d.values() | tojson }}", C),
+    ("dict_view_slice_error", "{{ d.items()[1:] }}", C),
     ("is_not_tests", "{{ n is not none }}{{ s is not string }}{{ not s is string }}", C),
     ("unicode_upper_special", "{{ 'ǆ straße ﬁ'.upper() }}|{{ 'ǅ'.lower() }}|{{ 'hello wORLD'.title() }}|{{ 'ÉCOLE'.lower() }}", {}),
 ]

@@ -170,7 +170,7 @@ jv jv_getitem(rctx *r, const node *n, jv obj, jv key)
     }
     case JT_LIST:
     case JT_TUPLE:
-        if (!obj.u.l->generator && (key.t == JT_INT || key.t == JT_BOOL)) {
+        if (!obj.u.l->generator && !obj.u.l->view && (key.t == JT_INT || key.t == JT_BOOL)) {
             int64_t i = key.t == JT_BOOL ? key.u.b : key.u.i, len = (int64_t)obj.u.l->n;
             if (i < 0) i += len;
             if (i >= 0 && i < len) return obj.u.l->v[i];
@@ -261,7 +261,7 @@ static jv do_slice(rctx *r, const node *n, jv obj, jv a, jv b, jv c)
             sb_put(r, &o, s->s + off[idx[i]], off[idx[i] + 1] - off[idx[i]]);
         return jv_strbuf(r, &o);
     }
-    if ((obj.t == JT_LIST || obj.t == JT_TUPLE) && !obj.u.l->generator) {
+    if ((obj.t == JT_LIST || obj.t == JT_TUPLE) && !obj.u.l->generator && !obj.u.l->view) {
         size_t cnt = slice_indices(r, n, (int64_t)obj.u.l->n, a, b, c, &idx);
         jv l = obj.t == JT_LIST ? jv_newlist(r, cnt) : jv_newtuple(r, cnt);
         for (size_t i = 0; i < cnt; i++) jl_push(r, l.u.l, obj.u.l->v[idx[i]]);

@@ -946,7 +946,8 @@ T(iterable)
 T(sequence)
 {
     return v.t == JT_UNDEF || v.t == JT_STR ||
-           ((v.t == JT_LIST || v.t == JT_TUPLE) && !v.u.l->generator) || v.t == JT_DICT;
+           ((v.t == JT_LIST || v.t == JT_TUPLE) && !v.u.l->generator && !v.u.l->view) ||
+           v.t == JT_DICT;
 }
 T(callable)
 {

@@ -150,6 +150,7 @@ struct jlist {
     jv *v;
     bool generator; /* made by select/map/...: iterable once, no len() or slicing */
     bool group;     /* groupby's (grouper, list) namedtuple: .grouper and .list work */
+    uint8_t view;   /* VIEW_*: dict.items()/keys()/values() (print, equality, no indexing) */
 };
 
 struct jdict {
@@ -209,6 +210,7 @@ typedef struct callargs {
     node *star, *dstar; /* *args, **kwargs */
 } callargs;
 
+enum { VIEW_NONE, VIEW_ITEMS, VIEW_KEYS, VIEW_VALUES };
 enum { USES_VARARGS = 1, USES_KWARGS = 2, USES_CALLER = 4 };
 enum { OP_ADD = 1, OP_SUB, OP_MUL, OP_DIV, OP_FLOORDIV, OP_MOD, OP_POW };
 enum { CMP_EQ = 1, CMP_NE, CMP_LT, CMP_LE, CMP_GT, CMP_GE, CMP_IN, CMP_NOTIN };

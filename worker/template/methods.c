@@ -1004,6 +1004,7 @@ static jv m_items(rctx *r, const node *n, jv self, jargs *a)
         jl_push(r, t.u.l, self.u.d->v[i]);
         jl_push(r, l.u.l, t);
     }
+    l.u.l->view = VIEW_ITEMS;
     return l;
 }
 static jv m_keys(rctx *r, const node *n, jv self, jargs *a)
@@ -1011,6 +1012,7 @@ static jv m_keys(rctx *r, const node *n, jv self, jargs *a)
     arg_check(r, n, a, "keys", 0, NO_KW);
     jv l = jv_newlist(r, self.u.d->n);
     for (size_t i = 0; i < self.u.d->n; i++) jl_push(r, l.u.l, self.u.d->k[i]);
+    l.u.l->view = VIEW_KEYS;
     return l;
 }
 static jv m_values(rctx *r, const node *n, jv self, jargs *a)
@@ -1018,6 +1020,7 @@ static jv m_values(rctx *r, const node *n, jv self, jargs *a)
     arg_check(r, n, a, "values", 0, NO_KW);
     jv l = jv_newlist(r, self.u.d->n);
     for (size_t i = 0; i < self.u.d->n; i++) jl_push(r, l.u.l, self.u.d->v[i]);
+    l.u.l->view = VIEW_VALUES;
     return l;
 }
 static jv m_get(rctx *r, const node *n, jv self, jargs *a)
@@ -1101,7 +1104,7 @@ jv mg__method(rctx *r, jv obj, const char *name)
         tab = STR_METHODS;
     else if (obj.t == JT_DICT)
         tab = DICT_METHODS;
-    else if ((obj.t == JT_LIST && !obj.u.l->generator) || obj.t == JT_TUPLE)
+    else if ((obj.t == JT_LIST && !obj.u.l->generator && !obj.u.l->view) || obj.t == JT_TUPLE)
         tab = LIST_METHODS;
     if (tab)
         for (int i = 0; tab[i].name; i++)

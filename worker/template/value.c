@@ -257,6 +257,10 @@ const char *jv_typename(jv v)
     case JT_STR:
         return "str";
     case JT_LIST:
+        if (v.u.l->view)
+            return v.u.l->view == VIEW_ITEMS  ? "dict_items"
+                   : v.u.l->view == VIEW_KEYS ? "dict_keys"
+                                              : "dict_values";
         return v.u.l->generator ? "generator" : "list";
     case JT_TUPLE:
         return "tuple";
@@ -336,6 +340,9 @@ static bool eq_d(jv a, jv b, int depth)
     case JT_LIST:
     case JT_TUPLE:
         if (a.u.l->generator || b.u.l->generator) return a.u.l == b.u.l;
+        /* views equal only views of the same kind; values views only themselves */
+        if (a.u.l->view != b.u.l->view) return false;
+        if (a.u.l->view == VIEW_VALUES) return a.u.l == b.u.l;
         if (a.u.l->n != b.u.l->n) return false;
         for (size_t i = 0; i < a.u.l->n; i++)
             if (!eq_d(a.u.l->v[i], b.u.l->v[i], depth + 1)) return false;
@@ -521,6 +528,10 @@ static void print_any(rctx *r, sbuf *b, jv v, bool repr, int depth)
             sb_puts(r, b, num);
             return;
         }
+        if (v.u.l->view) {
+            sb_puts(r, b, jv_typename(v));
+            sb_putc(r, b, '(');
+        }
         sb_putc(r, b, v.t == JT_LIST ? '[' : '(');
         for (size_t i = 0; i < v.u.l->n; i++) {
             if (i) sb_puts(r, b, ", ");
@@ -528,6 +539,7 @@ static void print_any(rctx *r, sbuf *b, jv v, bool repr, int depth)
         }
         if (v.t == JT_TUPLE && v.u.l->n == 1) sb_putc(r, b, ',');
         sb_putc(r, b, v.t == JT_LIST ? ']' : ')');
+        if (v.u.l->view) sb_putc(r, b, ')');
         return;
     case JT_DICT:
     case JT_NS:
@@ -668,7 +680,7 @@ void jv_tojson_into(rctx *r, const node *n, sbuf *b, jv v, const json_opts *o, i
         return;
     case JT_LIST:
     case JT_TUPLE: {
-        if (v.u.l->generator) break;
+        if (v.u.l->generator || v.u.l->view) break;
         if (!v.u.l->n) {
             sb_puts(r, b, "[]");
             return;
