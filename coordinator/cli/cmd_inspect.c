@@ -7,6 +7,7 @@
 #include <jansson.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <time.h>
 #include <string.h>
 
 #include "mg_log.h"
@@ -66,7 +67,14 @@ static expert_summary summarize(const mg_model *m, const mg_expert *e)
     return s;
 }
 
-static json_t *to_json(const mg_model *m)
+static double now_s(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+static json_t *to_json(const mg_model *m, double load_s)
 {
     const mg_model_config *c = &m->config;
     json_t *eos = json_array();
@@ -112,13 +120,14 @@ static json_t *to_json(const mg_model *m)
             json_pack("{s:o, s:o, s:i, s:f, s:s}", "weight", shape_json(&m->router.weight), "bias",
                       shape_json(&m->router.bias), "top_k", m->router.top_k, "temperature",
                       (double)m->router.temperature, "dtype", dtype_str(m->router.weight.dtype));
-    return json_pack("{s:s, s:s, s:s, s:s, s:s*, s:o, s:i, s:o, s:o}", "model", m->path, "format",
-                     mg_model_format_name(m->format), "base_model", m->base_name, "base_path",
-                     m->base_path, "tokenizer", m->tokenizer_path, "architecture", arch,
-                     "n_experts", m->n_experts, "experts", experts, "router", router);
+    return json_pack("{s:s, s:s, s:s, s:s, s:s*, s:o, s:i, s:o, s:o, s:f}", "model", m->path,
+                     "format", mg_model_format_name(m->format), "base_model", m->base_name,
+                     "base_path", m->base_path, "tokenizer", m->tokenizer_path, "architecture",
+                     arch, "n_experts", m->n_experts, "experts", experts, "router", router,
+                     "load_seconds", load_s);
 }
 
-static void print_text(const mg_model *m)
+static void print_text(const mg_model *m, double load_s)
 {
     const mg_model_config *c = &m->config;
     printf("model:        %s\n", m->path);
@@ -171,6 +180,7 @@ static void print_text(const mg_model *m)
                dtype_str(m->router.weight.dtype));
     else
         printf("router:       none\n");
+    printf("loaded in:    %.3f s\n", load_s);
 }
 
 static int run(int argc, char **argv)
@@ -199,12 +209,15 @@ static int run(int argc, char **argv)
     p.adapter_path = adapter;
     mg_model *m = NULL;
     mg_error err = {0};
-    if ((rc = mg_model_load(&p, &m, &err)) < 0) {
+    double t0 = now_s();
+    rc = mg_model_load(&p, &m, &err);
+    double load_s = now_s() - t0;
+    if (rc < 0) {
         mg_cli_error("inspect", "%s", err.msg);
         return rc == MG_ENOMEM || rc == MG_EIO ? MG_EXIT_FAIL : MG_EXIT_USAGE;
     }
     if (as_json) {
-        json_t *j = to_json(m);
+        json_t *j = to_json(m, load_s);
         char *s = j ? json_dumps(j, JSON_INDENT(2) | JSON_REAL_PRECISION(9)) : NULL;
         if (s) printf("%s\n", s);
         free(s);
@@ -215,7 +228,7 @@ static int run(int argc, char **argv)
             return MG_EXIT_FAIL;
         }
     } else {
-        print_text(m);
+        print_text(m, load_s);
     }
     mg_model_free(m);
     return MG_EXIT_OK;
