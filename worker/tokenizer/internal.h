@@ -44,15 +44,19 @@ bool mg__tok_is_numeric(int32_t cp);    /* Rust char::is_numeric: Nd, Nl, No */
 bool mg__tok_is_punct(int32_t cp);      /* ASCII punctuation or Unicode P* */
 
 /* ---- hash maps ---- */
-/* String -> int32 (open addressing; keys point into storage owned elsewhere). */
+/* String -> int32 (open addressing; keys point into storage owned elsewhere).
+ * Entries live in the slots themselves so a lookup touches one slot and the
+ * key bytes (loading gemma3 does 1.8M lookups). */
+typedef struct mg__tok_strslot {
+    const char *k; /* NULL = empty */
+    uint32_t len;
+    int32_t val;
+    uint32_t tag; /* high hash bits */
+} mg__tok_strslot;
 typedef struct mg__tok_strmap {
-    uint64_t *slots; /* (hash high bits << 32) | (index+1 into keys); 0 = empty */
+    mg__tok_strslot *slots;
     uint32_t mask;
     uint32_t n;
-    const char **keys;
-    uint32_t *klens;
-    int32_t *vals;
-    uint32_t cap;
 } mg__tok_strmap;
 int mg__tok_strmap_init(mg__tok_strmap *m, uint32_t expected);
 void mg__tok_strmap_free(mg__tok_strmap *m);
@@ -230,7 +234,8 @@ typedef struct mg__tok_trie {
 
 struct mg_tokenizer {
     /* model */
-    char *vocab_blob;    /* all vocab strings, NUL-separated */
+    char *vocab_blob; /* vocab strings in file order: u32 length, bytes, NUL */
+    size_t vocab_blob_len;
     const char **id_str; /* id -> token string (vocab or added); NULL for gaps */
     uint32_t *id_len;
     int32_t n_ids;        /* vocab_size */

@@ -90,10 +90,14 @@ static int vocab_add(void *ud, const char *key, size_t kl, int64_t id)
     if (mg__tok_utf8_valid_prefix(key, kl) != kl)
         return mg_error_set(mc->c->err, MG_EFORMAT, "%s: model.vocab: key is not valid UTF-8",
                             mc->c->name);
-    char *dst = t->vocab_blob + mc->blob_off;
+    /* blob record: u32 length, the bytes, NUL (keys may contain NUL) */
+    char *rec = t->vocab_blob + mc->blob_off, *dst = rec + 4;
+    uint32_t l32 = (uint32_t)kl;
+    memcpy(rec, &l32, 4);
     memcpy(dst, key, kl);
     dst[kl] = 0;
-    mc->blob_off += kl + 1;
+    mc->blob_off += kl + 5;
+    t->vocab_blob_len = mc->blob_off;
     int rc = mg__tok_strmap_put(&t->vocab, dst, (uint32_t)kl, (int32_t)id);
     if (rc < 0) return rc;
     if (id > *mc->max_id) *mc->max_id = (int32_t)id;
@@ -193,9 +197,10 @@ static int parse_model(mg_tokenizer *t, mg__tok_jctx *c, json_t *m, const fast_s
     model_ctx mc = {t, c, max_id, NULL, 0, 0};
     if (fast) {
         size_t vlen = fast->range[1] - fast->range[0];
-        /* decoded keys are never longer than their JSON text, which has room
-         * for each key's NUL too */
-        if (!(t->vocab_blob = malloc(vlen + 1))) return MG_ENOMEM;
+        /* a decoded key is never longer than its JSON text; each record adds
+         * 5 bytes, which the JSON's quotes, colon and id more than cover
+         * beyond the first entry, hence 2x */
+        if (!(t->vocab_blob = malloc(vlen * 2 + 64))) return MG_ENOMEM;
         if ((rc = mg__tok_strmap_init(&t->vocab, (uint32_t)(vlen / 16 + 16))) < 0) return rc;
         rc = mg__tok_fj_vocab(fast->json + fast->range[0], vlen, vocab_add, &mc);
         if (rc == -1)
@@ -212,7 +217,7 @@ static int parse_model(mg_tokenizer *t, mg__tok_jctx *c, json_t *m, const fast_s
         size_t nv = json_object_size(vocab), total = 0;
         const char *key;
         json_t *val;
-        json_object_foreach(vocab, key, val) total += strlen(key) + 1;
+        json_object_foreach(vocab, key, val) total += strlen(key) + 5;
         if (!(t->vocab_blob = malloc(total ? total : 1))) return MG_ENOMEM;
         if ((rc = mg__tok_strmap_init(&t->vocab, (uint32_t)nv)) < 0) return rc;
         json_object_foreach(vocab, key, val)
@@ -365,13 +370,17 @@ static int index_ids(mg_tokenizer *t, int32_t max_id)
     t->special_of_id = calloc((size_t)(n ? n : 1), 1);
     if (!t->id_str || !t->id_len || !t->added_of_id || !t->special_of_id) return MG_ENOMEM;
     for (int32_t i = 0; i < n; i++) t->added_of_id[i] = -1;
-    for (uint32_t i = 0; i < t->vocab.n; i++) {
-        int32_t id = t->vocab.vals[i];
-        /* Two tokens with one id: keep the first (the reference's choice is
-         * unspecified); decoding needs one string per id. */
-        if (!t->id_str[id]) {
-            t->id_str[id] = t->vocab.keys[i];
-            t->id_len[id] = t->vocab.klens[i];
+    for (size_t off = 0; off < t->vocab_blob_len;) {
+        uint32_t kl;
+        memcpy(&kl, t->vocab_blob + off, 4);
+        const char *k = t->vocab_blob + off + 4;
+        off += (size_t)kl + 5;
+        int32_t id = mg__tok_strmap_get(&t->vocab, k, kl);
+        /* Two strings with one id: keep the first in the file (the
+         * reference's choice is unspecified); decoding needs one per id. */
+        if (id >= 0 && !t->id_str[id]) {
+            t->id_str[id] = k;
+            t->id_len[id] = kl;
         }
     }
     mg__tok_strmap special = {0};

@@ -310,16 +310,9 @@ int mg__tok_strmap_init(mg__tok_strmap *m, uint32_t expected)
 {
     memset(m, 0, sizeof *m);
     uint32_t size = 16;
-    while (size < expected * 2 + 2) size *= 2;
+    while (size < (uint64_t)expected * 2 + 2 && size < (1u << 30)) size *= 2;
     m->slots = calloc(size, sizeof *m->slots);
-    m->cap = expected ? expected : 4;
-    m->keys = malloc(m->cap * sizeof *m->keys);
-    m->klens = malloc(m->cap * sizeof *m->klens);
-    m->vals = malloc(m->cap * sizeof *m->vals);
-    if (!m->slots || !m->keys || !m->klens || !m->vals) {
-        mg__tok_strmap_free(m);
-        return MG_ENOMEM;
-    }
+    if (!m->slots) return MG_ENOMEM;
     m->mask = size - 1;
     return 0;
 }
@@ -327,22 +320,20 @@ int mg__tok_strmap_init(mg__tok_strmap *m, uint32_t expected)
 void mg__tok_strmap_free(mg__tok_strmap *m)
 {
     free(m->slots);
-    free(m->keys);
-    free(m->klens);
-    free(m->vals);
     memset(m, 0, sizeof *m);
 }
 
 static int strmap_grow(mg__tok_strmap *m)
 {
     uint32_t size = (m->mask + 1) * 2;
-    uint64_t *slots = calloc(size, sizeof *slots);
+    mg__tok_strslot *slots = calloc(size, sizeof *slots);
     if (!slots) return MG_ENOMEM;
-    for (uint32_t i = 0; i < m->n; i++) {
-        uint64_t h = hash_bytes(m->keys[i], m->klens[i]);
+    for (uint32_t i = 0; i <= m->mask; i++) {
+        if (!m->slots[i].k) continue;
+        uint64_t h = hash_bytes(m->slots[i].k, m->slots[i].len);
         uint32_t j = (uint32_t)h & (size - 1);
-        while (slots[j]) j = (j + 1) & (size - 1);
-        slots[j] = (h & 0xFFFFFFFF00000000ull) | (i + 1);
+        while (slots[j].k) j = (j + 1) & (size - 1);
+        slots[j] = m->slots[i];
     }
     free(m->slots);
     m->slots = slots;
@@ -352,34 +343,18 @@ static int strmap_grow(mg__tok_strmap *m)
 
 int mg__tok_strmap_put(mg__tok_strmap *m, const char *k, uint32_t klen, int32_t v)
 {
-    uint64_t h = hash_bytes(k, klen), tag = h & 0xFFFFFFFF00000000ull;
-    uint32_t j = (uint32_t)h & m->mask;
-    while (m->slots[j]) {
-        uint32_t i = (uint32_t)m->slots[j] - 1;
-        if ((m->slots[j] & 0xFFFFFFFF00000000ull) == tag && m->klens[i] == klen &&
-            memcmp(m->keys[i], k, klen) == 0) {
-            m->vals[i] = v;
+    uint64_t h = hash_bytes(k, klen);
+    uint32_t tag = (uint32_t)(h >> 32), j = (uint32_t)h & m->mask;
+    while (m->slots[j].k) {
+        mg__tok_strslot *e = &m->slots[j];
+        if (e->tag == tag && e->len == klen && memcmp(e->k, k, klen) == 0) {
+            e->val = v;
             return 0;
         }
         j = (j + 1) & m->mask;
     }
-    if (m->n == m->cap) {
-        uint32_t cap = m->cap * 2;
-        const char **keys = realloc(m->keys, cap * sizeof *keys);
-        if (!keys) return MG_ENOMEM;
-        m->keys = keys;
-        uint32_t *klens = realloc(m->klens, cap * sizeof *klens);
-        if (!klens) return MG_ENOMEM;
-        m->klens = klens;
-        int32_t *vals = realloc(m->vals, cap * sizeof *vals);
-        if (!vals) return MG_ENOMEM;
-        m->vals = vals;
-        m->cap = cap;
-    }
-    m->keys[m->n] = k;
-    m->klens[m->n] = klen;
-    m->vals[m->n] = v;
-    m->slots[j] = tag | ++m->n;
+    m->slots[j] = (mg__tok_strslot){k, klen, v, tag};
+    m->n++;
     if ((uint64_t)m->n * 2 > m->mask) return strmap_grow(m);
     return 0;
 }
@@ -387,13 +362,11 @@ int mg__tok_strmap_put(mg__tok_strmap *m, const char *k, uint32_t klen, int32_t 
 int32_t mg__tok_strmap_get(const mg__tok_strmap *m, const char *k, size_t klen)
 {
     if (!m->slots) return -1;
-    uint64_t h = hash_bytes(k, klen), tag = h & 0xFFFFFFFF00000000ull;
-    uint32_t j = (uint32_t)h & m->mask;
-    while (m->slots[j]) {
-        uint32_t i = (uint32_t)m->slots[j] - 1;
-        if ((m->slots[j] & 0xFFFFFFFF00000000ull) == tag && m->klens[i] == klen &&
-            memcmp(m->keys[i], k, klen) == 0)
-            return m->vals[i];
+    uint64_t h = hash_bytes(k, klen);
+    uint32_t tag = (uint32_t)(h >> 32), j = (uint32_t)h & m->mask;
+    while (m->slots[j].k) {
+        const mg__tok_strslot *e = &m->slots[j];
+        if (e->tag == tag && e->len == klen && memcmp(e->k, k, klen) == 0) return e->val;
         j = (j + 1) & m->mask;
     }
     return -1;
