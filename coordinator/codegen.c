@@ -278,7 +278,7 @@ static void print_progress(cg_run *run, bool final)
     int n = snprintf(line, sizeof line,
                      "codegen: tasks %zu/%zu, samples %ld/%ld, %.1f tok/s, elapsed %s, ETA %s |",
                      tasks_done, run->n_tasks, done, total, tps, e1, e2);
-    for (int i = 0; i < run->n_workers && n < (int)sizeof line - 40; i++)
+    for (int i = 0; !final && i < run->n_workers && n < (int)sizeof line - 40; i++)
         n += snprintf(line + n, sizeof line - (size_t)n, " w%d:%s%d", i,
                       run->workers[i].ready ? "" : "(starting)", run->workers[i].inflight_samples);
     if (run->tty)
