@@ -398,3 +398,56 @@ Test(engine_batching, context_cap_and_small_event_buffer)
     mg_engine_free(e);
     tiny_model_free(t);
 }
+
+/* The samples of one task prefill once (the others copy the first's caches
+ * and routing decision) and still give exactly their solo tokens. */
+Test(engine_batching, samples_share_the_prompt_pass)
+{
+    tiny_model *t = tiny_model_new(3);
+    t->m.config.n_eos = 0;
+    mg_error err = {0};
+    const char *strats[] = {"router", "best", "ensemble", "mix", "single:1", "round_robin"};
+    for (int k = 0; k < 6; k++) {
+        run_out solo = {0};
+        for (int j = 0; j < 4; j++) {
+            mg_engine *e = NULL;
+            cr_assert_eq(mg_engine_new(&t->m, NULL, &e, &err), 0, "%s", err.msg);
+            mg_request r = req(1, P3, 17, strats[k], false, (uint32_t)j);
+            cr_assert_eq(mg_engine_submit(e, &r, &err), 0, "%s", err.msg);
+            run_out o = {.id = {1}};
+            drain(e, &o, 0, -1);
+            solo.n[j] = o.n[0];
+            solo.expert[j] = o.expert[0];
+            memcpy(solo.toks[j], o.toks[0], sizeof o.toks[0]);
+            mg_engine_free(e);
+        }
+        for (int mb = 16; mb >= 2; mb -= 14) {
+            mg_engine *e = NULL;
+            mg_engine_params p = mg_engine_default_params();
+            p.prefill_chunk = 5;
+            p.max_batch = mb; /* 2: later samples copy a kept snapshot */
+            cr_assert_eq(mg_engine_new(&t->m, &p, &e, &err), 0, "%s", err.msg);
+            run_out o = {0};
+            for (int j = 0; j < 4; j++) {
+                mg_request r = req(10 + j, P3, 17, strats[k], false, (uint32_t)j);
+                cr_assert_eq(mg_engine_submit(e, &r, &err), 0, "%s", err.msg);
+                o.id[j] = 10 + j;
+            }
+            drain(e, &o, 0, -1);
+            mg_engine_stats st;
+            mg_engine_get_stats(e, &st);
+            /* round_robin: samples 0 and 3 use expert 0, 1 and 2 their own. */
+            cr_assert_eq(st.shared_prompts, k == 5 ? 1 : 3, "%s batch %d: %lld shared", strats[k],
+                         mb, (long long)st.shared_prompts);
+            for (int j = 0; j < 4; j++) {
+                cr_assert_eq(o.n[j], solo.n[j], "%s sample %d", strats[k], j);
+                cr_assert_eq(o.expert[j], solo.expert[j], "%s sample %d", strats[k], j);
+                for (int q = 0; q < o.n[j]; q++)
+                    cr_assert_eq(o.toks[j][q], solo.toks[j][q], "%s sample %d token %d", strats[k],
+                                 j, q);
+            }
+            mg_engine_free(e);
+        }
+    }
+    tiny_model_free(t);
+}

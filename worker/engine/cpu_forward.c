@@ -336,6 +336,22 @@ static int cpu_row_init(mg__backend *bb, mg__row *row, int cap, mg_error *err)
     return 0;
 }
 
+static void cpu_row_copy(mg__backend *bb, mg__row *dst, const mg__row *src)
+{
+    cpu_backend *b = (cpu_backend *)bb;
+    const mg_model_config *c = &b->m->config;
+    size_t KD = (size_t)c->n_kv_heads * c->head_dim;
+    MG_ASSERT(dst->cap >= src->n_past);
+    for (int l = 0; l < c->n_layers; l++) {
+        memcpy(dst->k + (size_t)l * dst->cap * KD, src->k + (size_t)l * src->cap * KD,
+               sizeof(float) * src->n_past * KD);
+        memcpy(dst->v + (size_t)l * dst->cap * KD, src->v + (size_t)l * src->cap * KD,
+               sizeof(float) * src->n_past * KD);
+    }
+    memcpy(dst->w, src->w, sizeof(float) * (b->m->n_experts ? b->m->n_experts : 1));
+    dst->n_past = src->n_past;
+}
+
 static void cpu_row_free(mg__backend *bb, mg__row *row)
 {
     (void)bb;
@@ -364,7 +380,8 @@ static void cpu_free(mg__backend *bb)
     free(b);
 }
 
-static const mg__backend_vt cpu_vt = {"cpu", cpu_forward, cpu_row_init, cpu_row_free, cpu_free};
+static const mg__backend_vt cpu_vt = {"cpu",        cpu_forward,  cpu_row_init,
+                                      cpu_row_free, cpu_row_copy, cpu_free};
 
 static float *to_f32(const mg_tensor *t)
 {

@@ -45,7 +45,27 @@ typedef struct seq {
     float *tok_w;        /* mix: [chunk, E] */
     int seg_n;           /* tokens in this step's segments */
     int chunk_cap;       /* prompt tokens per step at most (best: bounded by V * E) */
+    int one_hot;         /* the fixed expert the strategy resolved to, or -1 */
+    bool started;        /* some prompt token has been scheduled */
+    bool primed;         /* prompt done by cloning a twin; first token pending */
 } seq;
+
+/* A finished prompt pass kept for requests still waiting for a batch slot:
+ * the samples of a task admitted later copy it instead of prefilling. */
+typedef struct snap {
+    int32_t *prompt;
+    int n_prompt;
+    mg_strategy_kind kind;
+    int one_hot;
+    int n_rows;
+    mg__row rows[MAX_ROWS];
+    bool has_aux;
+    mg__row aux;
+    float *logits; /* [n_rows, V] */
+    int expert;
+} snap;
+
+#define MAX_SNAPS 8
 
 struct mg_engine {
     const mg_model *m;
@@ -57,6 +77,9 @@ struct mg_engine {
     int n_pend, cap_pend;
     mg__segment *segs;
     int cap_segs;
+    mg_engine_stats stats;
+    snap *snaps[MAX_SNAPS];
+    int n_snaps;
     float *scores; /* [V] */
     float *rlog;   /* router logits scratch */
     int cap_rlog;
@@ -203,10 +226,20 @@ static void seq_free(mg_engine *e, seq *s)
     free(s);
 }
 
+static void snap_free(mg_engine *e, snap *p)
+{
+    if (!p) return;
+    for (int r = 0; r < p->n_rows; r++) e->be->vt->row_free(e->be, &p->rows[r]);
+    if (p->has_aux) e->be->vt->row_free(e->be, &p->aux);
+    free(p->prompt), free(p->logits);
+    free(p);
+}
+
 void mg_engine_free(mg_engine *e)
 {
     if (!e) return;
     for (int i = 0; i < e->n_seqs; i++) seq_free(e, e->seqs[i]);
+    for (int i = 0; i < e->n_snaps; i++) snap_free(e, e->snaps[i]);
     free(e->seqs), free(e->pend), free(e->segs), free(e->scores), free(e->rlog);
     if (e->be) e->be->vt->free(e->be);
     free(e);
@@ -325,6 +358,7 @@ int mg_engine_submit(mg_engine *e, const mg_request *r, mg_error *err)
     }
     if (one_hot >= 0 && !e->p.merge_single) s->rows[0].w[one_hot] = 1.0f;
     if (one_hot >= 0) s->expert = one_hot;
+    s->one_hot = one_hot;
     if (route)
         for (int i = 0; i < E; i++) s->rows[0].w[i] = 1.0f;
     s->logits = malloc(sizeof(float) * (size_t)V_ * rows);
@@ -491,6 +525,126 @@ static int choose_token(mg_engine *e, seq *s, mg_error *err)
     return f != MG_FINISH_NONE;
 }
 
+/* ---- prompt sharing ------------------------------------------------------------- */
+
+/* Two requests whose prompt pass is the same computation: same ids, same
+ * strategy, same fixed expert (samples of one task). */
+static bool same_prompt_work(const seq *a, const seq *b)
+{
+    return a->req.strategy.kind == b->req.strategy.kind && a->one_hot == b->one_hot &&
+           a->req.n_prompt == b->req.n_prompt &&
+           !memcmp(a->prompt, b->prompt, sizeof(int32_t) * a->req.n_prompt);
+}
+
+static bool has_running_twin(const mg_engine *e, const seq *t)
+{
+    for (int i = 0; i < e->n_seqs; i++) {
+        const seq *s = e->seqs[i];
+        if (s != t && s->started && !s->primed && (s->ph == PH_ROUTE || s->ph == PH_PROMPT) &&
+            same_prompt_work(s, t))
+            return true;
+    }
+    return false;
+}
+
+/* t (not started) takes a finished prompt pass: caches, routing decision
+ * and last logits. Its first token is chosen with its own RNG keys. */
+static void clone_prompt(mg_engine *e, seq *t, const mg__row *rows, int n_rows, const mg__row *aux,
+                         const float *logits, int expert)
+{
+    int V = e->m->config.vocab_size;
+    for (int r = n_rows; r < t->n_rows; r++) e->be->vt->row_free(e->be, &t->rows[r]);
+    t->n_rows = n_rows;
+    free(t->nll);
+    t->nll = NULL;
+    for (int r = 0; r < n_rows; r++) e->be->vt->row_copy(e->be, &t->rows[r], &rows[r]);
+    if (aux) e->be->vt->row_copy(e->be, &t->aux, aux);
+    memcpy(t->logits, logits, sizeof(float) * (size_t)V * n_rows);
+    t->expert = expert;
+    t->fed = t->req.n_prompt;
+    t->ph = PH_PROMPT;
+    t->started = t->primed = true;
+    e->stats.shared_prompts++;
+}
+
+static bool snap_matches(const snap *p, const seq *t)
+{
+    return p->kind == t->req.strategy.kind && p->one_hot == t->one_hot &&
+           p->n_prompt == t->req.n_prompt &&
+           !memcmp(p->prompt, t->prompt, sizeof(int32_t) * p->n_prompt);
+}
+
+/* Keeps s's finished prompt pass while a twin still waits for a slot (best
+ * effort: skipped when memory or snapshot slots run out). */
+static void snapshot_prompt(mg_engine *e, const seq *s)
+{
+    bool waiting = false;
+    for (int i = 0; i < e->n_seqs && !waiting; i++) {
+        const seq *t = e->seqs[i];
+        waiting = t->ph == PH_WAIT && !t->started && same_prompt_work(s, t);
+    }
+    if (!waiting || e->n_snaps == MAX_SNAPS) return;
+    for (int i = 0; i < e->n_snaps; i++)
+        if (snap_matches(e->snaps[i], s)) return;
+    int V = e->m->config.vocab_size, n = s->req.n_prompt;
+    snap *p = calloc(1, sizeof(*p));
+    if (!p) return;
+    p->prompt = malloc(sizeof(int32_t) * n);
+    p->logits = malloc(sizeof(float) * (size_t)V * s->n_rows);
+    bool ok = p->prompt && p->logits;
+    for (int r = 0; ok && r < s->n_rows; r++) {
+        ok = e->be->vt->row_init(e->be, &p->rows[r], n, NULL) == 0;
+        if (ok) p->n_rows++;
+    }
+    if (ok && s->has_aux) ok = (p->has_aux = e->be->vt->row_init(e->be, &p->aux, n, NULL) == 0);
+    if (!ok) {
+        snap_free(e, p);
+        return;
+    }
+    memcpy(p->prompt, s->prompt, sizeof(int32_t) * n);
+    p->n_prompt = n;
+    p->kind = s->req.strategy.kind;
+    p->one_hot = s->one_hot;
+    p->expert = s->expert;
+    for (int r = 0; r < s->n_rows; r++) e->be->vt->row_copy(e->be, &p->rows[r], &s->rows[r]);
+    if (s->has_aux) e->be->vt->row_copy(e->be, &p->aux, &s->aux);
+    memcpy(p->logits, s->logits, sizeof(float) * (size_t)V * s->n_rows);
+    e->snaps[e->n_snaps++] = p;
+}
+
+/* s has just finished its prompt: admitted twins that have not started copy
+ * it now; a snapshot serves the twins still waiting for a slot. */
+static void share_prompt(mg_engine *e, seq *s)
+{
+    for (int i = 0; i < e->n_seqs; i++) {
+        seq *t = e->seqs[i];
+        if (t == s || t->ph == PH_WAIT || t->started || !same_prompt_work(s, t)) continue;
+        clone_prompt(e, t, s->rows, s->n_rows, s->has_aux ? &s->aux : NULL, s->logits, s->expert);
+    }
+    snapshot_prompt(e, s);
+}
+
+/* Drops snapshots no waiting request can use any more. */
+static void prune_snapshots(mg_engine *e)
+{
+    for (int i = 0; i < e->n_snaps;) {
+        bool used = false;
+        for (int j = 0; j < e->n_seqs && !used; j++)
+            used = !e->seqs[j]->started && snap_matches(e->snaps[i], e->seqs[j]);
+        if (used) {
+            i++;
+            continue;
+        }
+        snap_free(e, e->snaps[i]);
+        e->snaps[i] = e->snaps[--e->n_snaps];
+    }
+}
+
+void mg_engine_get_stats(const mg_engine *e, mg_engine_stats *out)
+{
+    *out = e->stats;
+}
+
 int mg_engine_step(mg_engine *e, mg_token_event *events, int max_events, int *n_events,
                    mg_error *err)
 {
@@ -509,11 +663,19 @@ int mg_engine_step(mg_engine *e, mg_token_event *events, int max_events, int *n_
                 i++;
             }
         }
+        if (e->n_snaps) prune_snapshots(e);
         int running = 0;
         for (int i = 0; i < e->n_seqs; i++) {
             seq *s = e->seqs[i];
-            if (s->ph == PH_WAIT && running < e->p.max_batch)
-                s->ph = s->votes ? PH_ROUTE : PH_PROMPT;
+            if (s->ph == PH_WAIT && running < e->p.max_batch) {
+                s->ph = s->votes && !s->primed ? PH_ROUTE : PH_PROMPT;
+                for (int k = 0; k < e->n_snaps && !s->started; k++) {
+                    snap *p = e->snaps[k];
+                    if (snap_matches(p, s))
+                        clone_prompt(e, s, p->rows, p->n_rows, p->has_aux ? &p->aux : NULL,
+                                     p->logits, p->expert);
+                }
+            }
             if (s->ph != PH_WAIT) running++;
         }
         /* Segments: one decode token per decoding row; prompt chunks share a
@@ -523,10 +685,13 @@ int mg_engine_step(mg_engine *e, mg_token_event *events, int max_events, int *n_
         for (int i = 0; i < e->n_seqs; i++) {
             seq *s = e->seqs[i];
             s->seg_n = 0;
-            if (s->ph == PH_WAIT) continue;
+            if (s->ph == PH_WAIT || s->primed) continue;
             if (s->ph == PH_DECODE) {
                 s->seg_n = 1;
             } else {
+                /* A twin already computing this prompt will lend its cache. */
+                if (!s->started && has_running_twin(e, s)) continue;
+                s->started = true;
                 int left = s->req.n_prompt - s->fed;
                 int n = left < budget ? left : budget;
                 if (n > s->chunk_cap) n = s->chunk_cap;
@@ -583,12 +748,22 @@ int mg_engine_step(mg_engine *e, mg_token_event *events, int max_events, int *n_
             }
         }
         if (n_main && (rc = e->be->vt->forward(e->be, e->segs, n_main, err)) < 0) return rc;
+        for (int j = 0; j < n_main; j++) e->stats.forward_tokens += e->segs[j].n;
+        if (n_main) e->stats.steps++;
 
         /* Results: votes, NLL, tokens. */
         for (int i = 0; i < e->n_seqs;) {
             seq *s = e->seqs[i];
             int done = 0;
             if (!s->seg_n) {
+                if (s->primed && s->ph != PH_WAIT) {
+                    s->primed = false;
+                    if ((rc = done = choose_token(e, s, err)) < 0) return rc;
+                    if (done) {
+                        remove_seq(e, i);
+                        continue;
+                    }
+                }
                 i++;
                 continue;
             }
@@ -651,6 +826,7 @@ int mg_engine_step(mg_engine *e, mg_token_event *events, int max_events, int *n_
                         free(s->nll);
                         s->nll = NULL;
                     }
+                    share_prompt(e, s);
                     if ((rc = done = choose_token(e, s, err)) < 0) return rc;
                 }
             } else {

@@ -49,6 +49,8 @@ typedef struct mg__backend_vt {
     int (*forward)(mg__backend *b, mg__segment *segs, int n_segs, mg_error *err);
     int (*row_init)(mg__backend *b, mg__row *row, int cap, mg_error *err);
     void (*row_free)(mg__backend *b, mg__row *row);
+    /* dst := src (positions, weights, cache contents); dst->cap >= src->n_past. */
+    void (*row_copy)(mg__backend *b, mg__row *dst, const mg__row *src);
     void (*free)(mg__backend *b);
 } mg__backend_vt;
 

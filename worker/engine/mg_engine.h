@@ -130,6 +130,19 @@ int mg_engine_active(const mg_engine *e);
 int mg_engine_step(mg_engine *e, mg_token_event *events, int max_events, int *n_events,
                    mg_error *err);
 
+/* ---- statistics --------------------------------------------------------------- */
+
+typedef struct mg_engine_stats {
+    int64_t steps;          /* forward passes of mg_engine_step */
+    int64_t forward_tokens; /* tokens run through the model (all rows, all passes) */
+    int64_t shared_prompts; /* requests whose prompt pass was copied from a twin */
+} mg_engine_stats;
+
+/* Counters since mg_engine_new. Requests with the same prompt ids, strategy
+ * and fixed expert (the samples of one task) prefill once: the first computes,
+ * the others wait for it and copy its KV cache and routing decision. */
+void mg_engine_get_stats(const mg_engine *e, mg_engine_stats *out);
+
 /* ---- direct forward (tests, tools) -------------------------------------------- */
 
 /* Runs ids[0..n) through the model in one pass with per-row expert weights
