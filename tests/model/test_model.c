@@ -518,3 +518,22 @@ Test(model, pattern_keys_match_like_peft)
     cr_assert_null(v);
     json_decref(pat);
 }
+
+Test(model, artifact_root_uses_its_best_model)
+{
+    /* a downloaded W&B artifact: results_full/{best_model,checkpoint-N,...} */
+    char root[512], d[600];
+    snprintf(root, sizeof root, "%s", tu_tmpdir());
+    snprintf(d, sizeof d, "%s/best_model", root);
+    tu_copy_fixture("dylora-best/best_model", d);
+    mg_model_params p = mg_model_default_params();
+    p.path = root;
+    p.base_model = FIX "/gemma";
+    mg_model *m = NULL;
+    mg_error err = {0};
+    cr_assert_eq(mg_model_load(&p, &m, &err), 0, "%s", err.msg);
+    cr_assert_eq(m->format, MG_FORMAT_DYLORA_BEST);
+    cr_assert(strstr(m->path, "/best_model"), "%s", m->path);
+    assert_three_experts(m);
+    mg_model_free(m);
+}

@@ -157,7 +157,8 @@ static int load_merged(mg_model *m, const char *dir, json_t *cfg, mg_error *err)
     return rc;
 }
 
-static int detect_and_load(mg_model *m, const mg_model_params *p, const char *dir, mg_error *err)
+static int detect_and_load(mg_model *m, const mg_model_params *p, const char *dir, int depth,
+                           mg_error *err)
 {
     json_t *cfg = NULL;
     int rc = 0;
@@ -190,12 +191,24 @@ static int detect_and_load(mg_model *m, const mg_model_params *p, const char *di
     } else if (any_file(dir, merged)) {
         rc = mg__set_tokenizer(m, dir, err);
         if (rc == 0) rc = load_merged(m, dir, cfg, err); /* 4 */
+    } else if (depth == 0 && mg__dir_in(dir, "best_model")) {
+        /* A W&B artifact root (results_full/): the reference provider and
+         * benchmark.py use its best_model/ sub-folder. */
+        char *sub = mg__join(dir, "best_model");
+        if (!sub) {
+            rc = mg_error_set(err, MG_ENOMEM, "out of memory");
+        } else {
+            mg_info("%s: no model here; using its best_model/ sub-folder", dir);
+            free(m->path);
+            m->path = sub;
+            rc = detect_and_load(m, p, m->path, 1, err);
+        }
     } else {
         rc = mg_error_set(err, MG_ENOENT,
                           "%s: no model found (looked for dylo_moe_state/ in the parent folder, "
                           "config.json with model_type \"dylora-moe\", adapter_config.json, "
                           "adapter sub-folders, model.safetensors[.index.json], "
-                          "pytorch_model.bin[.index.json])",
+                          "pytorch_model.bin[.index.json], best_model/)",
                           dir);
     }
     json_decref(cfg);
@@ -225,7 +238,7 @@ int mg_model_load(const mg_model_params *params, mg_model **out, mg_error *err)
     } else {
         size_t n = strlen(m->path);
         while (n > 1 && m->path[n - 1] == '/') m->path[--n] = 0;
-        rc = detect_and_load(m, params, m->path, err);
+        rc = detect_and_load(m, params, m->path, 0, err);
     }
     if (rc == 0 && params->dtype >= 0) rc = convert_all(m, (mg_dtype)params->dtype, err);
     if (rc < 0) {
