@@ -7,6 +7,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "internal.h"
 #include "mg_model.h"
 #include "testutil.h"
 
@@ -259,4 +260,58 @@ Test(model_errors, xlora_is_refused_clearly)
     free(out);
     free(b);
     expect_fail(d, NULL, MG_EUNSUPPORTED, (const char *[]){"adapter_config.json", "X-LoRA", NULL});
+}
+
+/* Every proper prefix of a valid file is refused (never a crash), and every
+ * single-byte corruption of a small one either loads or is refused. */
+static void prefixes_and_flips(const char *rel, bool torch)
+{
+    char path[512];
+    snprintf(path, sizeof path, "%s/%s", FIX, rel);
+    size_t n;
+    uint8_t *full = tu_read(path, &n);
+    for (size_t len = 0; len <= n; len++) {
+        uint8_t *b = malloc(len ? len : 1);
+        memcpy(b, full, len);
+        mg_model_storage *s = calloc(1, sizeof *s);
+        mg__tset ts = {0};
+        mg__pk_arena a = {0};
+        mg_error err = {0};
+        int rc = torch ? mg__pt_parse(s, rel, b, len, &ts, &a, NULL, &err)
+                       : mg__st_parse(s, rel, b, len, &ts, &err);
+        if (len < n)
+            cr_assert_lt(rc, 0, "%s: prefix of %zu/%zu bytes accepted", rel, len, n);
+        else
+            cr_assert_eq(rc, 0, "%s: %s", rel, err.msg);
+        if (rc < 0) cr_assert(strstr(err.msg, rel), "%s: message lacks the file: %s", rel, err.msg);
+        mg__pk_free_all(&a);
+        mg__tset_free(&ts);
+        mg__storage_free(s);
+        free(b);
+    }
+    for (size_t i = 0; i < n; i++) {
+        uint8_t *b = malloc(n);
+        memcpy(b, full, n);
+        b[i] ^= (uint8_t)(0x5a + i);
+        mg_model_storage *s = calloc(1, sizeof *s);
+        mg__tset ts = {0};
+        mg__pk_arena a = {0};
+        mg_error err = {0};
+        if (torch)
+            (void)mg__pt_parse(s, rel, b, n, &ts, &a, NULL, &err);
+        else
+            (void)mg__st_parse(s, rel, b, n, &ts, &err);
+        mg__pk_free_all(&a);
+        mg__tset_free(&ts);
+        mg__storage_free(s);
+        free(b);
+    }
+    free(full);
+}
+
+Test(model_errors, every_truncation_and_byte_flip_of_small_files, .timeout = 60)
+{
+    prefixes_and_flips("dylora-checkpoint/checkpoint-10/router.safetensors", false);
+    prefixes_and_flips("dylora-best/best_model/dylo_moe_state/router.pt", true);
+    prefixes_and_flips("peft-regex/adapter_model.safetensors", false);
 }
