@@ -99,7 +99,7 @@ def mutate(code, rng):
     return code.replace("return", "return None or", 1), "ret-text"
 
 
-def make_samples(tasks, variants, seed):
+def make_samples(tasks, variants, seed, a_swallow=0.0):
     rng = random.Random(seed)
     out, kinds = [], []
     for i, t in enumerate(tasks):
@@ -119,6 +119,12 @@ def make_samples(tasks, variants, seed):
                 out.append({"task_id": t["task_id"],
                             "solution": t["prompt"] + "    while True:\n        pass\n"})
                 kinds.append("loop")
+            elif roll < 0.12 + a_swallow:
+                # catches the per-input alarm: only the process deadline stops it
+                out.append({"task_id": t["task_id"], "solution": t["prompt"] + (
+                    "    while True:\n        try:\n            while True:\n"
+                    "                pass\n        except BaseException:\n            pass\n")})
+                kinds.append("swallow")
             elif roll < 0.20:
                 out.append({"task_id": t["task_id"], "completion": t["canonical_solution"]})
                 kinds.append("completion")
@@ -185,7 +191,7 @@ def cmd_run(a):
     plain = os.path.join(a.workdir, os.path.basename(a.data).replace(".gz", ""))
     with open(plain, "wb") as f:
         f.write(raw)
-    samples, kinds = make_samples(tasks, a.variants, a.seed)
+    samples, kinds = make_samples(tasks, a.variants, a.seed, a.swallow)
     spath = os.path.join(a.workdir, "%s_mixed.jsonl" % a.dataset)
     with open(spath, "w") as f:
         for s in samples:
@@ -255,6 +261,8 @@ def main():
     r.add_argument("--workdir", default="/tmp/evcmp")
     r.add_argument("--patch-find-zero", action="store_true")
     r.add_argument("--warm", action="store_true")
+    r.add_argument("--swallow", type=float, default=0.0,
+                   help="share of samples that swallow the alarm (timeouts; slow)")
     a = ap.parse_args()
     sys.exit(cmd_run(a))
 

@@ -101,8 +101,9 @@ int mg_sanitize_file(const char *samples, const char *dataset, const char *datas
                      mg_error *err);
 
 /* The isolation the sandbox achieves on this machine: "namespaces" (user,
- * mount, pid, network + seccomp) or "seccomp" (the fallback: seccomp and
- * rlimits only, file system and /proc visible). Probed once. */
+ * mount, pid, network + seccomp), or the fallback "seccomp+landlock" (writes
+ * only in the working folder) or "seccomp" (rlimits and seccomp only). Probed
+ * once; MOEGEN_SANDBOX=seccomp forces the fallback. */
 const char *mg_sandbox_mode(void);
 
 /* Resolves the interpreter (`python` or python3 on PATH) to the real

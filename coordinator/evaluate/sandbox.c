@@ -18,6 +18,7 @@
 #include <linux/audit.h>
 #include <linux/capability.h>
 #include <linux/filter.h>
+#include <linux/landlock.h>
 #include <linux/securebits.h>
 #include <linux/seccomp.h>
 #include <sched.h>
@@ -177,6 +178,40 @@ static void build_filter(ev_bpf *f, pid_t self, bool deny_fs)
     bpf_add(f, BPF_RET | BPF_K, 0, 0, SECCOMP_RET_ALLOW);
 }
 
+/* ---- landlock (fallback only) ------------------------------------------------------ */
+
+#ifndef LANDLOCK_ACCESS_FS_TRUNCATE
+#define LANDLOCK_ACCESS_FS_TRUNCATE (1ULL << 14)
+#endif
+
+/* Everything that changes the file system: allowed beneath the working folder
+ * only. Returns 0 when applied, -1 when the kernel has no Landlock. */
+static int landlock_workdir(const char *workdir)
+{
+    long abi = syscall(SYS_landlock_create_ruleset, NULL, 0, LANDLOCK_CREATE_RULESET_VERSION);
+    if (abi < 1) return -1;
+    unsigned long long fs = LANDLOCK_ACCESS_FS_WRITE_FILE | LANDLOCK_ACCESS_FS_REMOVE_DIR |
+                            LANDLOCK_ACCESS_FS_REMOVE_FILE | LANDLOCK_ACCESS_FS_MAKE_CHAR |
+                            LANDLOCK_ACCESS_FS_MAKE_DIR | LANDLOCK_ACCESS_FS_MAKE_REG |
+                            LANDLOCK_ACCESS_FS_MAKE_SOCK | LANDLOCK_ACCESS_FS_MAKE_FIFO |
+                            LANDLOCK_ACCESS_FS_MAKE_BLOCK | LANDLOCK_ACCESS_FS_MAKE_SYM;
+    if (abi >= 2) fs |= LANDLOCK_ACCESS_FS_REFER;
+    if (abi >= 3) fs |= LANDLOCK_ACCESS_FS_TRUNCATE;
+    struct {
+        unsigned long long handled_access_fs;
+    } ra = {fs};
+    int rfd = (int)syscall(SYS_landlock_create_ruleset, &ra, sizeof ra, 0);
+    if (rfd < 0) return -1;
+    int dfd = open(workdir, O_PATH | O_CLOEXEC);
+    struct landlock_path_beneath_attr pb = {.allowed_access = fs, .parent_fd = dfd};
+    int ok = dfd >= 0 &&
+             syscall(SYS_landlock_add_rule, rfd, LANDLOCK_RULE_PATH_BENEATH, &pb, 0) == 0 &&
+             syscall(SYS_landlock_restrict_self, rfd, 0) == 0;
+    if (dfd >= 0) close(dfd);
+    close(rfd);
+    return ok ? 0 : -1;
+}
+
 /* ---- child side (async-signal-safe only) ------------------------------------------ */
 
 typedef struct ev_child_ctx {
@@ -184,7 +219,7 @@ typedef struct ev_child_ctx {
     char *const *envp;
     int devnull, out_w, ev_w, in_fd;
     pid_t moegen;
-    bool ns;
+    bool ns, landlock;
     char uid_map[64], gid_map[64], tmpfs_opts[96];
 } ev_child_ctx;
 
@@ -249,6 +284,9 @@ static _Noreturn void child_exec(const ev_child_ctx *c)
         if (syscall(SYS_capset, &h, d) < 0) die(118);
     }
     if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0) die(122);
+    /* The fallback's file-system fence (the namespace mode has read-only
+     * mounts); the parent probed that it works before promising it. */
+    if (!c->ns && c->landlock && landlock_workdir(p->workdir) < 0) die(116);
     ev_bpf f;
     build_filter(&f, getpid(), !c->ns);
     struct sock_fprog prog = {f.n, f.ins};
@@ -321,6 +359,22 @@ static _Noreturn void child_main(ev_child_ctx *c)
 /* ---- parent side ------------------------------------------------------------------ */
 
 static int probe_state = -1; /* -1 unknown, 0 fallback, 1 namespaces */
+static int landlock_state = -1;
+
+/* Landlock in a throwaway child (restrict_self cannot be undone). */
+static bool probe_landlock(void)
+{
+    if (landlock_state >= 0) return landlock_state == 1;
+    pid_t pid = fork();
+    if (pid == 0) {
+        if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0) _exit(1);
+        _exit(landlock_workdir("/tmp") == 0 ? 0 : 1);
+    }
+    int st = 0;
+    landlock_state =
+        pid > 0 && waitpid(pid, &st, 0) == pid && WIFEXITED(st) && WEXITSTATUS(st) == 0;
+    return landlock_state == 1;
+}
 
 static char *const ev_env[] = {"PATH=/usr/local/bin:/usr/bin:/bin",
                                "LANG=C.UTF-8",
@@ -409,7 +463,8 @@ bool ev_sbx_namespaces(void)
 
 const char *mg_sandbox_mode(void)
 {
-    return probe() ? "namespaces" : "seccomp";
+    if (probe()) return "namespaces";
+    return probe_landlock() ? "seccomp+landlock" : "seccomp";
 }
 
 int ev_sbx_spawn(const ev_sbx_params *p, ev_proc *out, mg_error *err)
@@ -441,7 +496,8 @@ int ev_sbx_spawn(const ev_sbx_params *p, ev_proc *out, mg_error *err)
                       .ev_w = evp[1],
                       .in_fd = in_fd,
                       .moegen = getpid(),
-                      .ns = ns};
+                      .ns = ns,
+                      .landlock = !ns && probe_landlock()};
     fill_maps(&c);
     pid_t pid = fork();
     if (pid < 0) goto sys_fail;
