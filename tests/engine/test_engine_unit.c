@@ -451,3 +451,39 @@ Test(engine_batching, samples_share_the_prompt_pass)
     }
     tiny_model_free(t);
 }
+
+/* Queued requests hold no caches: thousands of long requests can wait, and
+ * cancelling them all ends each with one CANCEL event. */
+Test(engine_batching, queued_requests_cost_no_cache)
+{
+    tiny_model *t = tiny_model_new(2);
+    mg_error err = {0};
+    mg_engine *e = NULL;
+    mg_engine_params p = mg_engine_default_params();
+    p.max_batch = 2;
+    p.n_threads = 1;
+    cr_assert_eq(mg_engine_new(&t->m, &p, &e, &err), 0, "%s", err.msg);
+    enum { N = 3000 };
+    for (int i = 0; i < N; i++) {
+        /* 100k positions x 2 layers x 16 floats x 2 (k, v): 25 MiB per cache. */
+        mg_request r = req((uint64_t)i + 1, P1, 10, "ensemble", true, 0);
+        r.max_new_tokens = 100000;
+        cr_assert_eq(mg_engine_submit(e, &r, &err), 0, "request %d: %s", i, err.msg);
+    }
+    cr_assert_eq(mg_engine_active(e), N);
+    mg_token_event ev[64];
+    int n, cancels = 0, tokens = 0;
+    cr_assert_eq(mg_engine_step(e, ev, 64, &n, &err), 0, "%s", err.msg);
+    for (int i = 0; i < N; i++) mg_engine_cancel(e, (uint64_t)i + 1);
+    while (mg_engine_active(e) > 0) {
+        cr_assert_eq(mg_engine_step(e, ev, 64, &n, &err), 0, "%s", err.msg);
+        for (int i = 0; i < n; i++) {
+            if (ev[i].finish == MG_FINISH_CANCEL) cancels++;
+            if (ev[i].token >= 0) tokens++;
+        }
+    }
+    cr_assert_eq(cancels, N);
+    cr_assert_leq(tokens, 2);
+    mg_engine_free(e);
+    tiny_model_free(t);
+}

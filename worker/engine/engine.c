@@ -46,6 +46,9 @@ typedef struct seq {
     int seg_n;           /* tokens in this step's segments */
     int chunk_cap;       /* prompt tokens per step at most (best: bounded by V * E) */
     int one_hot;         /* the fixed expert the strategy resolved to, or -1 */
+    bool route;          /* router with E > 1: a routing pass first */
+    int want_rows;       /* rows the strategy needs (allocated at admission) */
+    int cap;             /* KV positions per row */
     bool started;        /* some prompt token has been scheduled */
     bool primed;         /* prompt done by cloning a twin; first token pending */
 } seq;
@@ -255,6 +258,72 @@ int mg_engine_active(const mg_engine *e)
 
 /* ---- submit / cancel ------------------------------------------------------------ */
 
+/* Frees what activate() allocated; the request goes back to its submitted
+ * state. */
+static void deactivate(mg_engine *e, seq *s)
+{
+    for (int r = 0; r < s->n_rows; r++) e->be->vt->row_free(e->be, &s->rows[r]);
+    s->n_rows = 0;
+    if (s->has_aux) e->be->vt->row_free(e->be, &s->aux);
+    s->has_aux = false;
+    free(s->votes), free(s->nll), free(s->logits), free(s->chunk_logits);
+    free(s->hidden), free(s->tok_w);
+    s->votes = NULL, s->nll = NULL, s->logits = NULL, s->chunk_logits = NULL;
+    s->hidden = NULL, s->tok_w = NULL;
+}
+
+/* Allocates a request's caches and buffers when it enters the batch, so
+ * queued requests cost no memory. */
+static int activate(mg_engine *e, seq *s, mg_error *err)
+{
+    const mg_model *m = e->m;
+    int E = m->n_experts, V_ = m->config.vocab_size, H = m->config.hidden_size;
+    mg_strategy_kind k = s->req.strategy.kind;
+    int rows = s->want_rows, cap = s->cap, one_hot = s->one_hot, rc;
+    bool route = s->route;
+    int chunk = e->p.prefill_chunk;
+    for (int i = 0; i < rows; i++) {
+        if ((rc = e->be->vt->row_init(e->be, &s->rows[i], cap, err)) < 0) goto fail;
+        s->n_rows++;
+        if (k == MG_STRATEGY_BEST || k == MG_STRATEGY_ENSEMBLE) s->rows[i].w[i] = 1.0f;
+    }
+    if (one_hot >= 0 && !e->p.merge_single) s->rows[0].w[one_hot] = 1.0f;
+    if (route)
+        for (int i = 0; i < E; i++) s->rows[0].w[i] = 1.0f;
+    s->logits = malloc(sizeof(float) * (size_t)V_ * rows);
+    if (!s->logits) goto oom;
+    if (route) {
+        s->votes = calloc(E, sizeof(int64_t));
+        s->hidden = malloc(sizeof(float) * (size_t)chunk * H);
+        if (!s->votes || !s->hidden) goto oom;
+    }
+    s->chunk_cap = chunk;
+    if (k == MG_STRATEGY_BEST) {
+        /* Every prompt position's logits, for every expert: keep that buffer
+         * near 64 MiB (a 256k vocabulary with 4 experts -> 16 tokens). */
+        long per_tok = (long)V_ * rows;
+        long cap_tok = (16L << 20) / (per_tok ? per_tok : 1);
+        if (cap_tok < 1) cap_tok = 1;
+        if (cap_tok < chunk) chunk = s->chunk_cap = (int)cap_tok;
+        s->nll = calloc(E, sizeof(double));
+        s->chunk_logits = malloc(sizeof(float) * (size_t)V_ * chunk * rows);
+        if (!s->nll || !s->chunk_logits) goto oom;
+    }
+    if (k == MG_STRATEGY_MIX) {
+        if ((rc = e->be->vt->row_init(e->be, &s->aux, cap, err)) < 0) goto fail;
+        s->has_aux = true;
+        s->hidden = malloc(sizeof(float) * (size_t)chunk * H);
+        s->tok_w = malloc(sizeof(float) * (size_t)chunk * E);
+        if (!s->hidden || !s->tok_w) goto oom;
+    }
+    return 0;
+oom:
+    rc = mg_error_set(err, MG_ENOMEM, "engine: out of memory");
+fail:
+    deactivate(e, s);
+    return rc;
+}
+
 int mg_engine_submit(mg_engine *e, const mg_request *r, mg_error *err)
 {
     const mg_model *m = e->m;
@@ -347,46 +416,12 @@ int mg_engine_submit(mg_engine *e, const mg_request *r, mg_error *err)
                             "context",
                             (unsigned long long)r->id, r->n_prompt, e->p.max_seq_len);
     }
-    int chunk = e->p.prefill_chunk;
-    int V_ = V, H = m->config.hidden_size;
-    int rows = s->n_rows;
-    s->n_rows = 0;
-    for (int i = 0; i < rows; i++) {
-        if ((rc = e->be->vt->row_init(e->be, &s->rows[i], cap, err)) < 0) goto fail;
-        s->n_rows++;
-        if (k == MG_STRATEGY_BEST || k == MG_STRATEGY_ENSEMBLE) s->rows[i].w[i] = 1.0f;
-    }
-    if (one_hot >= 0 && !e->p.merge_single) s->rows[0].w[one_hot] = 1.0f;
-    if (one_hot >= 0) s->expert = one_hot;
     s->one_hot = one_hot;
-    if (route)
-        for (int i = 0; i < E; i++) s->rows[0].w[i] = 1.0f;
-    s->logits = malloc(sizeof(float) * (size_t)V_ * rows);
-    if (!s->logits) goto oom;
-    if (route) {
-        s->votes = calloc(E, sizeof(int64_t));
-        s->hidden = malloc(sizeof(float) * (size_t)chunk * H);
-        if (!s->votes || !s->hidden) goto oom;
-    }
-    s->chunk_cap = chunk;
-    if (k == MG_STRATEGY_BEST) {
-        /* Every prompt position's logits, for every expert: keep that buffer
-         * near 64 MiB (a 256k vocabulary with 4 experts -> 16 tokens). */
-        long per_tok = (long)V_ * rows;
-        long cap_tok = (16L << 20) / (per_tok ? per_tok : 1);
-        if (cap_tok < 1) cap_tok = 1;
-        if (cap_tok < chunk) chunk = s->chunk_cap = (int)cap_tok;
-        s->nll = calloc(E, sizeof(double));
-        s->chunk_logits = malloc(sizeof(float) * (size_t)V_ * chunk * rows);
-        if (!s->nll || !s->chunk_logits) goto oom;
-    }
-    if (k == MG_STRATEGY_MIX) {
-        if ((rc = e->be->vt->row_init(e->be, &s->aux, cap, err)) < 0) goto fail;
-        s->has_aux = true;
-        s->hidden = malloc(sizeof(float) * (size_t)chunk * H);
-        s->tok_w = malloc(sizeof(float) * (size_t)chunk * E);
-        if (!s->hidden || !s->tok_w) goto oom;
-    }
+    if (one_hot >= 0) s->expert = one_hot;
+    s->route = route;
+    s->want_rows = s->n_rows;
+    s->n_rows = 0;
+    s->cap = cap;
     s->ph = PH_WAIT;
     if (e->n_seqs == e->cap_seqs) {
         int nc = e->cap_seqs ? 2 * e->cap_seqs : 16;
@@ -398,10 +433,8 @@ int mg_engine_submit(mg_engine *e, const mg_request *r, mg_error *err)
     e->seqs[e->n_seqs++] = s;
     return 0;
 oom:
-    rc = mg_error_set(err, MG_ENOMEM, "engine: out of memory");
-fail:
     seq_free(e, s);
-    return rc;
+    return mg_error_set(err, MG_ENOMEM, "engine: out of memory");
 }
 
 void mg_engine_cancel(mg_engine *e, uint64_t id)
@@ -668,7 +701,8 @@ int mg_engine_step(mg_engine *e, mg_token_event *events, int max_events, int *n_
         for (int i = 0; i < e->n_seqs; i++) {
             seq *s = e->seqs[i];
             if (s->ph == PH_WAIT && running < e->p.max_batch) {
-                s->ph = s->votes && !s->primed ? PH_ROUTE : PH_PROMPT;
+                if ((rc = activate(e, s, err)) < 0) return rc;
+                s->ph = s->route ? PH_ROUTE : PH_PROMPT;
                 for (int k = 0; k < e->n_snaps && !s->started; k++) {
                     snap *p = e->snaps[k];
                     if (snap_matches(p, s))
