@@ -537,3 +537,32 @@ Test(model, artifact_root_uses_its_best_model)
     assert_three_experts(m);
     mg_model_free(m);
 }
+
+Test(model, hub_cache_follows_hf_home_and_xdg)
+{
+    /* $XDG_CACHE_HOME/huggingface/hub when HF_HUB_CACHE and HF_HOME are unset */
+    const char *x = tu_tmpdir();
+    char cmd[2048];
+    snprintf(cmd, sizeof cmd,
+             "mkdir -p %s/huggingface/hub/models--tiny-org--gemma/refs "
+             "%s/huggingface/hub/models--tiny-org--gemma/snapshots && "
+             "printf 'r1\\n' > %s/huggingface/hub/models--tiny-org--gemma/refs/main && "
+             "ln -s %s/gemma %s/huggingface/hub/models--tiny-org--gemma/snapshots/r1",
+             x, x, x, FIX, x);
+    cr_assert_eq(system(cmd), 0);
+    unsetenv("HF_HUB_CACHE");
+    unsetenv("HUGGINGFACE_HUB_CACHE");
+    unsetenv("HF_HOME");
+    setenv("XDG_CACHE_HOME", x, 1);
+    mg_model *m = load("dylora-checkpoint/checkpoint-10", NULL);
+    cr_assert(strstr(m->base_path, "huggingface/hub/models--tiny-org--gemma/snapshots/r1"), "%s",
+              m->base_path);
+    mg_model_free(m);
+    /* HF_HOME wins over XDG_CACHE_HOME */
+    char home[600];
+    snprintf(home, sizeof home, "%s/huggingface", x);
+    setenv("HF_HOME", home, 1);
+    setenv("XDG_CACHE_HOME", "/nonexistent", 1);
+    m = load("dylora-checkpoint/checkpoint-10", NULL);
+    mg_model_free(m);
+}

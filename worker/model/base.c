@@ -13,12 +13,18 @@
 
 /* ---- name → folder -------------------------------------------------------- */
 
+/* huggingface_hub's constants.py: HF_HUB_CACHE, else the deprecated
+ * HUGGINGFACE_HUB_CACHE, else $HF_HOME/hub, where HF_HOME defaults to
+ * $XDG_CACHE_HOME/huggingface, else ~/.cache/huggingface. */
 static char *hub_cache_dir(void)
 {
     const char *c = getenv("HF_HUB_CACHE");
+    if (!c || !*c) c = getenv("HUGGINGFACE_HUB_CACHE");
     if (c && *c) return strdup(c);
     const char *h = getenv("HF_HOME");
     if (h && *h) return mg__join(h, "hub");
+    const char *x = getenv("XDG_CACHE_HOME");
+    if (x && *x) return mg__join(x, "huggingface/hub");
     const char *home = getenv("HOME");
     if (!home || !*home) return NULL;
     return mg__join(home, ".cache/huggingface/hub");
@@ -46,7 +52,7 @@ int mg__resolve_base(const char *name, char **out_dir, mg_error *err)
     repo[o] = 0;
     int rc = MG_ENOENT;
     char where[1200];
-    snprintf(where, sizeof where, "%s/%s/refs/main", cache ? cache : "~/.cache/huggingface/hub",
+    snprintf(where, sizeof where, "%s/%s/refs/main", cache ? cache : "(no cache: HOME unset)",
              repo);
     if (cache && strchr(name, '/') && !strstr(name, "..")) {
         char ref_path[1100];
