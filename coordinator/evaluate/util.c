@@ -146,52 +146,51 @@ int ev_buf_py_float(ev_buf *b, double v)
 {
     if (isnan(v)) return ev_buf_add(b, "NaN", 3);
     if (isinf(v)) return v > 0 ? ev_buf_add(b, "Infinity", 8) : ev_buf_add(b, "-Infinity", 9);
-    char tmp[40];
+    /* Shortest digits that read back as v, then Python's layout: positional
+     * for 1e-4 <= |v| < 1e16, else d.ddde+XX; always a "." or an exponent. */
+    char tmp[48];
     for (int prec = 1; prec <= 17; prec++) {
-        snprintf(tmp, sizeof tmp, "%.*g", prec, v);
+        snprintf(tmp, sizeof tmp, "%.*e", prec - 1, v);
         if (strtod(tmp, NULL) == v) break;
     }
-    /* Python's repr: exponent form only outside [1e-4, 1e16); always a "." or
-     * an exponent. */
+    int neg = tmp[0] == '-';
     char *e = strchr(tmp, 'e');
-    if (e) {
-        int exp = atoi(e + 1);
-        if (exp >= -4 && exp < 16) {
-            char digits[40];
-            size_t nd = 0;
-            int neg = tmp[0] == '-';
-            for (char *p = tmp + neg; p < e; p++)
-                if (*p != '.') digits[nd++] = *p;
-            digits[nd] = '\0';
-            char out[64];
-            size_t o = 0;
-            if (neg) out[o++] = '-';
-            if (exp < 0) {
-                o += (size_t)snprintf(out + o, sizeof out - o, "0.");
-                for (int z = 0; z < -exp - 1; z++) out[o++] = '0';
-                o += (size_t)snprintf(out + o, sizeof out - o, "%s", digits);
-            } else {
-                for (int k = 0; k <= exp; k++) out[o++] = (size_t)k < nd ? digits[k] : '0';
-                out[o++] = '.';
-                if ((size_t)exp + 1 < nd)
-                    o += (size_t)snprintf(out + o, sizeof out - o, "%s", digits + exp + 1);
-                else
-                    out[o++] = '0';
-            }
-            out[o] = '\0';
-            return ev_buf_add(b, out, o);
+    int exp = atoi(e + 1);
+    char digits[24];
+    size_t nd = 0;
+    for (char *p = tmp + neg; p < e && nd < sizeof digits - 1; p++)
+        if (*p != '.') digits[nd++] = *p;
+    while (nd > 1 && digits[nd - 1] == '0') nd--;
+    digits[nd] = '\0';
+    char out[64];
+    size_t o = 0;
+    if (neg) out[o++] = '-';
+    if (v == 0) {
+        o += (size_t)snprintf(out + o, sizeof out - o, "0.0");
+    } else if (exp >= -4 && exp < 16) {
+        if (exp < 0) {
+            out[o++] = '0';
+            out[o++] = '.';
+            for (int z = 0; z < -exp - 1; z++) out[o++] = '0';
+            for (size_t k = 0; k < nd; k++) out[o++] = digits[k];
+        } else {
+            for (int k = 0; k <= exp; k++) out[o++] = (size_t)k < nd ? digits[k] : '0';
+            out[o++] = '.';
+            if ((size_t)exp + 1 < nd)
+                for (size_t k = (size_t)exp + 1; k < nd; k++) out[o++] = digits[k];
+            else
+                out[o++] = '0';
         }
-        /* "1e+16" -> "1e+16" (Python prints the same, two-digit exponent kept). */
-        char mant[40];
-        size_t ml = (size_t)(e - tmp);
-        memcpy(mant, tmp, ml);
-        mant[ml] = '\0';
-        char out[64];
-        int n = snprintf(out, sizeof out, "%se%c%02d", mant, exp < 0 ? '-' : '+', abs(exp));
-        return ev_buf_add(b, out, (size_t)n);
+    } else {
+        out[o++] = digits[0];
+        if (nd > 1) {
+            out[o++] = '.';
+            for (size_t k = 1; k < nd; k++) out[o++] = digits[k];
+        }
+        o += (size_t)snprintf(out + o, sizeof out - o, "e%c%02d", exp < 0 ? '-' : '+', abs(exp));
     }
-    if (!strchr(tmp, '.')) strcat(tmp, ".0");
-    return ev_buf_add(b, tmp, strlen(tmp));
+    out[o] = '\0';
+    return ev_buf_add(b, out, o);
 }
 
 double ev_now(void)

@@ -226,3 +226,44 @@ Test(results, svg_chart_has_a_bar_per_strategy)
     cr_assert_eq(bars, 6);
     cr_assert_eq(mg_evaluate_svg_chart(path, "x", labels, base, plus, 0, &err), MG_EINVAL);
 }
+
+#include "ev_internal.h"
+
+Test(results, floats_are_written_as_python_repr)
+{
+    /* Expected strings are CPython's repr() of the same doubles. */
+    static const struct {
+        double v;
+        const char *repr;
+    } cases[] = {{0.8841463414634146, "0.8841463414634146"},
+                 {1.0, "1.0"},
+                 {0.1, "0.1"},
+                 {1e-05, "1e-05"},
+                 {1e16, "1e+16"},
+                 {123456789.0, "123456789.0"},
+                 {0.0001, "0.0001"},
+                 {5e-324, "5e-324"},
+                 {1.7976931348623157e+308, "1.7976931348623157e+308"},
+                 {0.30000000000000004, "0.30000000000000004"},
+                 {0.0, "0.0"},
+                 {2.5e-7, "2.5e-07"},
+                 {12345678901234567.0, "1.2345678901234568e+16"},
+                 {1e22, "1e+22"},
+                 {0.5, "0.5"}};
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        ev_buf b = {0};
+        cr_assert_eq(ev_buf_py_float(&b, cases[i].v), 0);
+        cr_expect_str_eq(b.data, cases[i].repr, "case %zu", i);
+        ev_buf_free(&b);
+    }
+}
+
+Test(results, json_strings_are_python_json_dumps)
+{
+    /* json.dumps("a\"\\\n\t\x01é€😀") and an undecodable byte (surrogateescape). */
+    ev_buf b = {0};
+    const char s[] = "a\"\\\n\t\x01\xc3\xa9\xe2\x82\xac\xf0\x9f\x98\x80\xff";
+    cr_assert_eq(ev_buf_json_string(&b, s, sizeof s - 1), 0);
+    cr_assert_str_eq(b.data, "\"a\\\"\\\\\\n\\t\\u0001\\u00e9\\u20ac\\ud83d\\ude00\\udcff\"");
+    ev_buf_free(&b);
+}
