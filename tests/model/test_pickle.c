@@ -206,6 +206,28 @@ Test(pickle, view_past_its_storage_is_refused)
     mg__storage_free(s);
 }
 
+Test(pickle, parameter_with_state)
+{
+    /* {'w': _rebuild_parameter_with_state(<tensor>, False, OrderedDict(), {})} */
+    char t[512], pkl[768];
+    size_t n = tensor_pkl(t, 0, 2, 3, 3, 1);
+    static const char head[] = "\x80\x02}X\x01\x00\x00\x00w"
+                               "ctorch._utils\n_rebuild_parameter_with_state\n(";
+    static const char tail[] = "\x89"
+                               "ccollections\nOrderedDict\n)R}tRs.";
+    size_t o = 0;
+    memcpy(pkl, head, sizeof head - 1), o += sizeof head - 1;
+    memcpy(pkl + o, t + 9, n - 9 - 2), o += n - 9 - 2; /* the tensor expression alone */
+    memcpy(pkl + o, tail, sizeof tail - 1), o += sizeof tail - 1;
+    mg_model_storage *s = calloc(1, sizeof *s);
+    mg__tset ts = {0};
+    cr_assert_eq(load_pt(pkl, o, &ts, s), 0, "%s", ERR.msg);
+    const mg__tentry *w = mg__tset_find(&ts, "w");
+    cr_assert(w && w->t.shape[1] == 3);
+    mg__tset_free(&ts);
+    mg__storage_free(s);
+}
+
 Test(pickle, expanded_view_is_refused)
 {
     char pkl[512];

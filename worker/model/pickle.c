@@ -1,7 +1,7 @@
 /* pickle.c — a pickle reader for PyTorch state dicts, written for untrusted
  * input. It interprets protocols 2–5 far enough to rebuild what torch.save
  * writes for a dict of tensors: containers, scalars, strings, and tensors
- * through torch._utils._rebuild_tensor_v2 / _rebuild_parameter over
+ * through torch._utils._rebuild_tensor_v2 / _rebuild_parameter(_with_state) over
  * persistent-id storages. Only a fixed list of globals is accepted, and none
  * is ever called: REDUCE on an allowed global is interpreted here. Any other
  * global or opcode is refused with a message naming it. */
@@ -32,6 +32,8 @@ static const struct {
     {"collections", "OrderedDict", MG__G_ORDERED_DICT, 0},
     {"torch._utils", "_rebuild_tensor_v2", MG__G_REBUILD_TENSOR_V2, 0},
     {"torch._utils", "_rebuild_parameter", MG__G_REBUILD_PARAMETER, 0},
+    /* a Parameter carrying Python attributes: the state is parsed, not applied */
+    {"torch._utils", "_rebuild_parameter_with_state", MG__G_REBUILD_PARAMETER_WITH_STATE, 0},
     {"torch", "FloatStorage", MG__G_FLOAT_STORAGE, MG_DTYPE_F32},
     {"torch", "HalfStorage", MG__G_HALF_STORAGE, MG_DTYPE_F16},
     {"torch", "BFloat16Storage", MG__G_BFLOAT16_STORAGE, MG_DTYPE_BF16},
@@ -201,6 +203,7 @@ static int reduce(vm *v, mg__pk *fn, mg__pk *args)
         if (args->n != 0) return bad(v, "%s", "OrderedDict called with arguments");
         return push(v, new_pk(v, MG__PK_DICT));
     case MG__G_REBUILD_PARAMETER:
+    case MG__G_REBUILD_PARAMETER_WITH_STATE:
         if (args->n < 1 || args->items[0]->kind != MG__PK_TENSOR)
             return bad(v, "%s", "_rebuild_parameter without a tensor");
         return push(v, args->items[0]);
