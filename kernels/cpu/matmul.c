@@ -37,15 +37,50 @@ void mg_k_cpu_force_scalar(bool force)
     force_scalar = force;
 }
 
-/* The portable kernel for a block of W rows: the reference loop, restricted
- * to columns [j0, j1). */
+/* The portable kernel (CPUs without AVX2, and non-x86): 4 rows of W at a
+ * time are widened to fp32 one chunk of k at a time into a stack buffer and
+ * reused by every row of x; the dot products keep 8 independent partial
+ * sums, a loop shape compilers vectorize for the baseline ISA (SSE2, NEON)
+ * without reassociating anything. Chunks add into y, so y's element is the
+ * sum over chunks of 8-lane partial sums: summation order differs from the
+ * reference, as the tests allow. */
+#define PORT_KC 256
+#define PORT_NW 4
+
+static float dot8(const float *a, const float *b, int n)
+{
+    float acc[8] = {0};
+    int l = 0;
+    for (; l + 8 <= n; l += 8)
+        for (int u = 0; u < 8; u++) acc[u] += a[l + u] * b[l + u];
+    float s = ((acc[0] + acc[4]) + (acc[1] + acc[5])) + ((acc[2] + acc[6]) + (acc[3] + acc[7]));
+    for (; l < n; l++) s += a[l] * b[l];
+    return s;
+}
+
 void mg__matmul_rows_scalar(const mg__mm_args *a, int j0, int j1)
 {
+    float wbuf[PORT_NW][PORT_KC];
     size_t es = mg_dtype_size(a->wt);
-    for (int i = 0; i < a->n; i++) {
-        mg_k_matmul_ref(a->y + (size_t)i * a->m + j0, a->x + (size_t)i * a->k,
-                        (const char *)a->W + (size_t)j0 * a->k * es, a->wt, 1, a->k, j1 - j0,
-                        a->accumulate);
+    for (int j = j0; j < j1; j += PORT_NW) {
+        int nw = j1 - j < PORT_NW ? j1 - j : PORT_NW;
+        int k0 = 0;
+        do { /* at least once: k = 0 still writes y = 0 */
+            int len = a->k - k0 < PORT_KC ? a->k - k0 : PORT_KC;
+            bool add = a->accumulate || k0 > 0;
+            for (int p = 0; p < nw; p++)
+                mg_k_to_f32(wbuf[p], (const char *)a->W + ((size_t)(j + p) * a->k + k0) * es, a->wt,
+                            (size_t)len);
+            for (int i = 0; i < a->n; i++) {
+                const float *xi = a->x + (size_t)i * a->k + k0;
+                float *yi = a->y + (size_t)i * a->m + j;
+                for (int p = 0; p < nw; p++) {
+                    float s = dot8(xi, wbuf[p], len);
+                    yi[p] = add ? yi[p] + s : s;
+                }
+            }
+            k0 += len;
+        } while (k0 < a->k);
     }
 }
 

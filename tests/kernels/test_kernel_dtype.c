@@ -159,3 +159,17 @@ Test(dtype, to_f32_every_dtype)
     mg_k_to_f32(out, f, MG_DTYPE_F32, 2);
     cr_assert(out[0] == 1.5f && bits(out[1]) == 0x80000000u);
 }
+
+/* The bulk conversion must agree bit for bit with the scalar one. */
+Test(dtype, bulk_conversion_matches_scalar)
+{
+    static uint16_t h[65536];
+    static float f[65536];
+    for (uint32_t i = 0; i < 65536; i++) h[i] = (uint16_t)i;
+    mg_k_to_f32(f, h, MG_DTYPE_F16, 65536);
+    for (uint32_t i = 0; i < 65536; i++)
+        cr_assert_eq(bits(f[i]), bits(mg_f16_to_f32((uint16_t)i)), "f16 %04x", i);
+    mg_k_to_f32(f, h, MG_DTYPE_BF16, 65536);
+    for (uint32_t i = 0; i < 65536; i++)
+        cr_assert_eq(bits(f[i]), bits(mg_bf16_to_f32((uint16_t)i)), "bf16 %04x", i);
+}
