@@ -75,7 +75,8 @@ void mg_k_rmsnorm(float *y, const float *x, const void *w, mg_dtype wt, int n, i
 void mg_k_rope(float *x, int n_tokens, int n_heads, int head_dim, const float *inv_freq,
                const int32_t *pos);
 
-/* y[n, d] = act(gate[n, d]) * up[n, d]; act is SiLU or tanh-approximated GELU. */
+/* y[n, d] = act(gate[n, d]) * up[n, d]; act is SiLU or tanh-approximated GELU.
+ * y may be gate or up (elementwise, in place). */
 void mg_k_silu_mul(float *y, const float *gate, const float *up, size_t n);
 void mg_k_gelu_tanh_mul(float *y, const float *gate, const float *up, size_t n);
 

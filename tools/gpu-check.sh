@@ -51,9 +51,17 @@ if ! timeout "$(left)" ctest --test-dir "$build" -L gpu --output-on-failure >"$r
   status=1
 fi
 tail -15 "$res/ctest.log"
-# A gpu test that skipped means the device was not usable from the tests.
-if grep -q "SKIP" "$res/ctest.log"; then
-  echo "gpu-check: some gpu tests skipped although a GPU is visible" >&2; status=1
+# ctest hides a passing test's output, so run the CUDA parity suite once more
+# verbosely: a test that skipped means the device was not usable from it.
+if [ -x "$build/tests/kernels/test_cuda_ops" ]; then
+  timeout "$(left)" "$build/tests/kernels/test_cuda_ops" --verbose --jobs=1 \
+    >"$res/test_cuda_ops.log" 2>&1 || status=1
+  grep -E "^\[(PASS|FAIL|SKIP|ERR)" "$res/test_cuda_ops.log" || true
+  if grep -q "SKIP" "$res/test_cuda_ops.log"; then
+    echo "gpu-check: CUDA tests skipped although a GPU is visible" >&2; status=1
+  fi
+else
+  echo "gpu-check: test_cuda_ops was not built" >&2; status=1
 fi
 
 echo "== bench-kernels (CPU, then GPU 0)"
