@@ -248,3 +248,28 @@ Test(tokenizer_robust, escaped_json_loads_the_same, .timeout = 60)
     free(ascii);
     free(json);
 }
+
+/* Key order does not matter to the direct scanner (merges before vocab,
+ * model before or after the other keys). */
+Test(tokenizer_robust, key_order_is_free, .timeout = 30)
+{
+    static const char *a =
+        "{\"model\":{\"type\":\"BPE\",\"vocab\":{\"a\":0,\"b\":1,\"ab\":2,\"c\":3},"
+        "\"merges\":[\"a b\"]},\"added_tokens\":[]}";
+    static const char *b = "{\"added_tokens\":[],\"model\":{\"merges\":[[\"a\",\"b\"]],\n\"type\":"
+                           "\"BPE\",\"vocab\":{\n\"c\":3,\"ab\":2,\"b\":1,\"a\":0}}}";
+    mg_error err = {0};
+    mg_tokenizer *ta, *tb;
+    cr_assert_eq(mg_tokenizer_load_json(a, strlen(a), "a", &ta, &err), 0, "%s", err.msg);
+    cr_assert_eq(mg_tokenizer_load_json(b, strlen(b), "b", &tb, &err), 0, "%s", err.msg);
+    int32_t *x, *y;
+    size_t nx, ny;
+    cr_assert_eq(mg_tokenizer_encode(ta, "abcab", 5, false, &x, &nx, &err), 0);
+    cr_assert_eq(mg_tokenizer_encode(tb, "abcab", 5, false, &y, &ny, &err), 0);
+    cr_expect(nx == ny && !memcmp(x, y, nx * sizeof *x));
+    cr_expect_eq(nx, 3, "the merge applied in both");
+    free(x);
+    free(y);
+    mg_tokenizer_free(ta);
+    mg_tokenizer_free(tb);
+}

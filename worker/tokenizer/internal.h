@@ -247,6 +247,7 @@ struct mg_tokenizer {
     size_t subword_prefix_len, word_suffix_len;
     int32_t byte_ids[256]; /* <0xXX> tokens for byte fallback, -1 if absent */
     int32_t char_ids[128]; /* single ASCII char tokens, -1 if absent (speed) */
+    int32_t *bmp_ids;      /* single-character tokens of the BMP by code point, -1 if absent */
 
     /* pipeline */
     mg__tok_norm *normalizer; /* NULL none */

@@ -126,8 +126,11 @@ int mg__tok_bpe(const mg_tokenizer *t, const char *s, size_t len, mg__tok_ids *o
         bool first = i == 0, last = i + k >= len;
         size_t bn;
         const char *b = char_key(t, s + i, k, first, last, tmp, &bn);
-        int32_t id = (bn == 1 && (unsigned char)b[0] < 128) ? t->char_ids[(unsigned char)b[0]]
-                                                            : mg__tok_strmap_get(&t->vocab, b, bn);
+        int32_t id;
+        if (b == s + i && cp < 0x10000)
+            id = t->bmp_ids[cp]; /* no prefix/suffix added */
+        else
+            id = mg__tok_strmap_get(&t->vocab, b, bn);
         if (id >= 0) {
             if (have_unk) {
                 if ((rc = word_add(&w, unk_id, unk_len)) < 0) goto out;

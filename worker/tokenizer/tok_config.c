@@ -263,6 +263,7 @@ void mg_tokenizer_free(mg_tokenizer *t)
 {
     if (!t) return;
     free(t->vocab_blob);
+    free(t->bmp_ids);
     free(t->id_str);
     free(t->id_len);
     mg__tok_strmap_free(&t->vocab);

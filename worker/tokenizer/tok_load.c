@@ -265,6 +265,20 @@ static int parse_model(mg_tokenizer *t, mg__tok_jctx *c, json_t *m, const fast_s
         char ch = (char)i;
         t->char_ids[i] = mg__tok_strmap_get(&t->vocab, &ch, 1);
     }
+    /* BPE starts from one symbol per character: index the single-character
+     * tokens so that start needs no hashing */
+    if (!(t->bmp_ids = malloc(0x10000 * sizeof *t->bmp_ids))) return MG_ENOMEM;
+    for (int i = 0; i < 0x10000; i++) t->bmp_ids[i] = -1;
+    for (size_t off = 0; off < t->vocab_blob_len;) {
+        uint32_t kl;
+        memcpy(&kl, t->vocab_blob + off, 4);
+        const char *k = t->vocab_blob + off + 4;
+        off += (size_t)kl + 5;
+        int32_t cp;
+        if (kl >= 1 && kl <= 3 && mg__tok_utf8_next(k, kl, &cp) == kl && cp < 0x10000 &&
+            t->bmp_ids[cp] < 0)
+            t->bmp_ids[cp] = mg__tok_strmap_get(&t->vocab, k, kl);
+    }
     return 0;
 }
 
@@ -426,17 +440,25 @@ int mg__tok_parse_tokenizer_json(mg_tokenizer *t, const char *json, size_t len, 
     if (fast) {
         char *rest = malloc(len + 1);
         if (!rest) return mg_error_set(err, MG_ENOMEM, "%s: out of memory", name);
-        memcpy(rest, json, len);
-        rest[len] = 0;
-        for (int k = 0; k < 4; k += 2) {
-            char *a = rest + fs.range[k], *b = rest + fs.range[k + 1];
-            char open = *a, close = open == '{' ? '}' : ']';
-            for (char *q = a + 1; q < b; q++)
-                if (*q != '\n') *q = ' ';
-            b[-1] = close;
-            (void)open;
+        /* copy with each range reduced to its brackets and its newlines */
+        size_t o = 0, from = 0;
+        /* the two ranges in file order (merges may come first) */
+        int order[2] = {0, 2};
+        if (fs.range[2] < fs.range[0]) order[0] = 2, order[1] = 0;
+        for (int r = 0; r < 2; r++) {
+            size_t a = fs.range[order[r]], b = fs.range[order[r] + 1];
+            memcpy(rest + o, json + from, a - from);
+            o += a - from;
+            rest[o++] = json[a];
+            for (size_t q = a + 1; q + 1 < b; q++)
+                if (json[q] == '\n') rest[o++] = '\n';
+            rest[o++] = json[b - 1];
+            from = b;
         }
-        root = mg__tok_parse_json(rest, len, name, 0, err);
+        memcpy(rest + o, json + from, len - from);
+        o += len - from;
+        rest[o] = 0;
+        root = mg__tok_parse_json(rest, o, name, 0, err);
         free(rest);
     } else {
         root = mg__tok_parse_json(json, len, name, 0, err);
