@@ -18,75 +18,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "internal.h"
-
-typedef enum { PH_WAIT, PH_ROUTE, PH_PROMPT, PH_DECODE } phase;
-
-#define MAX_ROWS 64
-
-typedef struct seq {
-    mg_request req;
-    int32_t *prompt;
-    int n_rows;
-    mg__row rows[MAX_ROWS];
-    bool has_aux; /* mix: base-model row giving the gates */
-    mg__row aux;
-    phase ph;
-    int fed;    /* prompt tokens fed in the current pass */
-    int expert; /* chosen expert, -1 when mixed or none */
-    int n_gen;
-    int32_t next; /* token to feed in the next decode step */
-    bool cancel;
-    int64_t *votes;      /* router [E] */
-    double *nll;         /* best [E] */
-    float *logits;       /* [n_rows, V] last-position logits */
-    float *chunk_logits; /* best: [n_rows, chunk, V] */
-    float *hidden;       /* router / mix: [chunk, H] */
-    float *tok_w;        /* mix: [chunk, E] */
-    int seg_n;           /* tokens in this step's segments */
-    int chunk_cap;       /* prompt tokens per step at most (best: bounded by V * E) */
-    int one_hot;         /* the fixed expert the strategy resolved to, or -1 */
-    bool route;          /* router with E > 1: a routing pass first */
-    int want_rows;       /* rows the strategy needs (allocated at admission) */
-    int cap;             /* KV positions per row */
-    bool started;        /* some prompt token has been scheduled */
-    bool primed;         /* prompt done by cloning a twin; first token pending */
-} seq;
-
-/* A finished prompt pass kept for requests still waiting for a batch slot:
- * the samples of a task admitted later copy it instead of prefilling. */
-typedef struct snap {
-    int32_t *prompt;
-    int n_prompt;
-    mg_strategy_kind kind;
-    int one_hot;
-    int n_rows;
-    mg__row rows[MAX_ROWS];
-    bool has_aux;
-    mg__row aux;
-    float *logits; /* [n_rows, V] */
-    int expert;
-} snap;
-
-#define MAX_SNAPS 8
-
-struct mg_engine {
-    const mg_model *m;
-    mg_engine_params p;
-    mg__backend *be;
-    seq **seqs; /* live sequences, admission order */
-    int n_seqs, cap_seqs;
-    mg_token_event *pend; /* events not yet delivered */
-    int n_pend, cap_pend;
-    mg__segment *segs;
-    int cap_segs;
-    mg_engine_stats stats;
-    snap *snaps[MAX_SNAPS];
-    int n_snaps;
-    float *scores; /* [V] */
-    float *rlog;   /* router logits scratch */
-    int cap_rlog;
-};
+#include "engine_impl.h"
 
 mg_engine_params mg_engine_default_params(void)
 {
@@ -98,95 +30,12 @@ mg_engine_params mg_engine_default_params(void)
                               .merge_expert = -1};
 }
 
-/* ---- model validation -------------------------------------------------------- */
-
-static const char *const proj_names[MG_PROJ_COUNT] = {"q_proj",    "k_proj",  "v_proj",   "o_proj",
-                                                      "gate_proj", "up_proj", "down_proj"};
-
-static int check_tensor(const mg_tensor *t, const char *what, int64_t d0, int64_t d1, mg_error *err)
-{
-    if (!t->data) return mg_error_set(err, MG_EFORMAT, "engine: missing tensor %s", what);
-    if (t->dtype != MG_DTYPE_F32 && t->dtype != MG_DTYPE_F16 && t->dtype != MG_DTYPE_BF16)
-        return mg_error_set(err, MG_EUNSUPPORTED, "engine: tensor %s has dtype %s", what,
-                            mg_dtype_name(t->dtype));
-    int64_t n = d1 > 0 ? d0 * d1 : d0;
-    bool ok = mg_tensor_numel(t) == n;
-    if (ok && d1 > 0) ok = t->ndim == 2 && t->shape[0] == d0 && t->shape[1] == d1;
-    if (!ok)
-        return mg_error_set(
-            err, MG_ESHAPE, "engine: tensor %s (%s) has %lld elements, expected [%lld, %lld]", what,
-            t->name ? t->name : "?", (long long)mg_tensor_numel(t), (long long)d0, (long long)d1);
-    return 0;
-}
-
-static int validate_model(const mg_model *m, mg_error *err)
-{
-    const mg_model_config *c = &m->config;
-    if (c->hidden_size <= 0 || c->n_layers <= 0 || c->n_heads <= 0 || c->n_kv_heads <= 0 ||
-        c->head_dim <= 0 || c->head_dim % 2 || c->vocab_size <= 0 || c->intermediate_size <= 0 ||
-        c->n_heads % c->n_kv_heads)
-        return mg_error_set(err, MG_EFORMAT, "engine: inconsistent model config");
-    int H = c->hidden_size, QD = c->n_heads * c->head_dim, KD = c->n_kv_heads * c->head_dim;
-    int I = c->intermediate_size, V = c->vocab_size;
-    int rc;
-    if ((rc = check_tensor(&m->embed, "embed_tokens", V, H, err)) < 0) return rc;
-    if ((rc = check_tensor(&m->lm_head, "lm_head", V, H, err)) < 0) return rc;
-    if ((rc = check_tensor(&m->final_norm, "norm", H, 0, err)) < 0) return rc;
-    const int64_t dims[MG_PROJ_COUNT][2] = {{QD, H}, {KD, H}, {KD, H}, {H, QD},
-                                            {I, H},  {I, H},  {H, I}};
-    char what[96];
-    for (int l = 0; l < c->n_layers; l++) {
-        const mg_layer_weights *lw = &m->layers[l];
-        snprintf(what, sizeof what, "layers.%d.input_layernorm", l);
-        if ((rc = check_tensor(&lw->attn_norm, what, H, 0, err)) < 0) return rc;
-        snprintf(what, sizeof what, "layers.%d.post_attention_layernorm", l);
-        if ((rc = check_tensor(&lw->ffn_norm, what, H, 0, err)) < 0) return rc;
-        for (int p = 0; p < MG_PROJ_COUNT; p++) {
-            snprintf(what, sizeof what, "layers.%d.%s", l, proj_names[p]);
-            if ((rc = check_tensor(&lw->proj[p], what, dims[p][0], dims[p][1], err)) < 0) return rc;
-            if (lw->bias[p].data) {
-                snprintf(what, sizeof what, "layers.%d.%s.bias", l, proj_names[p]);
-                if ((rc = check_tensor(&lw->bias[p], what, dims[p][0], 0, err)) < 0) return rc;
-            }
-            for (int e = 0; e < m->n_experts; e++) {
-                const mg_lora_module *mod = &m->experts[e].modules[l * MG_PROJ_COUNT + p];
-                if (!mod->A.data) continue;
-                int r = mod->r;
-                if (r <= 0)
-                    return mg_error_set(err, MG_EFORMAT, "engine: expert %d %s: rank %d", e, what,
-                                        r);
-                char w2[128];
-                snprintf(w2, sizeof w2, "expert %d %s lora_A", e, what);
-                if ((rc = check_tensor(&mod->A, w2, r, dims[p][1], err)) < 0) return rc;
-                snprintf(w2, sizeof w2, "expert %d %s lora_B", e, what);
-                if ((rc = check_tensor(&mod->B, w2, dims[p][0], r, err)) < 0) return rc;
-                if (mod->E.data) {
-                    snprintf(w2, sizeof w2, "expert %d %s lora_E", e, what);
-                    if ((rc = check_tensor(&mod->E, w2, r, 0, err)) < 0) return rc;
-                }
-                if (mod->magnitude.data) {
-                    snprintf(w2, sizeof w2, "expert %d %s magnitude", e, what);
-                    if ((rc = check_tensor(&mod->magnitude, w2, dims[p][0], 0, err)) < 0) return rc;
-                }
-            }
-        }
-    }
-    if (m->has_router) {
-        if ((rc = check_tensor(&m->router.weight, "router gate.weight", m->n_experts, H, err)) < 0)
-            return rc;
-        if (m->router.bias.data &&
-            (rc = check_tensor(&m->router.bias, "router gate.bias", m->n_experts, 0, err)) < 0)
-            return rc;
-    }
-    return 0;
-}
-
 /* ---- lifecycle --------------------------------------------------------------- */
 
 int mg_engine_new(const mg_model *model, const mg_engine_params *p, mg_engine **out, mg_error *err)
 {
     *out = NULL;
-    int rc = validate_model(model, err);
+    int rc = mg__validate_model(model, err);
     if (rc < 0) return rc;
     mg_engine *e = calloc(1, sizeof(*e));
     if (!e) return mg_error_set(err, MG_ENOMEM, "engine: out of memory");
@@ -219,7 +68,7 @@ int mg_engine_new(const mg_model *model, const mg_engine_params *p, mg_engine **
     return 0;
 }
 
-static void seq_free(mg_engine *e, seq *s)
+static void seq_free(mg_engine *e, mg__seq *s)
 {
     if (!s) return;
     for (int r = 0; r < s->n_rows; r++) e->be->vt->row_free(e->be, &s->rows[r]);
@@ -229,20 +78,11 @@ static void seq_free(mg_engine *e, seq *s)
     free(s);
 }
 
-static void snap_free(mg_engine *e, snap *p)
-{
-    if (!p) return;
-    for (int r = 0; r < p->n_rows; r++) e->be->vt->row_free(e->be, &p->rows[r]);
-    if (p->has_aux) e->be->vt->row_free(e->be, &p->aux);
-    free(p->prompt), free(p->logits);
-    free(p);
-}
-
 void mg_engine_free(mg_engine *e)
 {
     if (!e) return;
     for (int i = 0; i < e->n_seqs; i++) seq_free(e, e->seqs[i]);
-    for (int i = 0; i < e->n_snaps; i++) snap_free(e, e->snaps[i]);
+    for (int i = 0; i < e->n_snaps; i++) mg__snap_free(e, e->snaps[i]);
     free(e->seqs), free(e->pend), free(e->segs), free(e->scores), free(e->rlog);
     if (e->be) e->be->vt->free(e->be);
     free(e);
@@ -260,7 +100,7 @@ int mg_engine_active(const mg_engine *e)
 
 /* Frees what activate() allocated; the request goes back to its submitted
  * state. */
-static void deactivate(mg_engine *e, seq *s)
+static void deactivate(mg_engine *e, mg__seq *s)
 {
     for (int r = 0; r < s->n_rows; r++) e->be->vt->row_free(e->be, &s->rows[r]);
     s->n_rows = 0;
@@ -274,7 +114,7 @@ static void deactivate(mg_engine *e, seq *s)
 
 /* Allocates a request's caches and buffers when it enters the batch, so
  * queued requests cost no memory. */
-static int activate(mg_engine *e, seq *s, mg_error *err)
+static int activate(mg_engine *e, mg__seq *s, mg_error *err)
 {
     const mg_model *m = e->m;
     int E = m->n_experts, V_ = m->config.vocab_size, H = m->config.hidden_size;
@@ -354,7 +194,7 @@ int mg_engine_submit(mg_engine *e, const mg_request *r, mg_error *err)
     int rc = mg_strategy_check(&r->strategy, m, err);
     if (rc < 0) return rc;
 
-    seq *s = calloc(1, sizeof(*s));
+    mg__seq *s = calloc(1, sizeof(*s));
     if (!s) return mg_error_set(err, MG_ENOMEM, "engine: out of memory");
     s->req = *r;
     if (s->req.max_new_tokens <= 0) s->req.max_new_tokens = 768;
@@ -425,7 +265,7 @@ int mg_engine_submit(mg_engine *e, const mg_request *r, mg_error *err)
     s->ph = PH_WAIT;
     if (e->n_seqs == e->cap_seqs) {
         int nc = e->cap_seqs ? 2 * e->cap_seqs : 16;
-        seq **ns = realloc(e->seqs, sizeof(seq *) * nc);
+        mg__seq **ns = realloc(e->seqs, sizeof(mg__seq *) * nc);
         if (!ns) goto oom;
         e->seqs = ns;
         e->cap_seqs = nc;
@@ -474,11 +314,11 @@ static int add_seg(mg_engine *e, int *n, mg__segment sg, mg_error *err)
 static void remove_seq(mg_engine *e, int i)
 {
     seq_free(e, e->seqs[i]);
-    memmove(e->seqs + i, e->seqs + i + 1, sizeof(seq *) * (e->n_seqs - i - 1));
+    memmove(e->seqs + i, e->seqs + i + 1, sizeof(mg__seq *) * (e->n_seqs - i - 1));
     e->n_seqs--;
 }
 
-static int finish(mg_engine *e, seq *s, int32_t tok, mg_finish f, mg_error *err)
+static int finish(mg_engine *e, mg__seq *s, int32_t tok, mg_finish f, mg_error *err)
 {
     mg_token_event ev = {.id = s->req.id,
                          .token = tok,
@@ -515,7 +355,7 @@ static int router_logits(mg_engine *e, const float *hidden, int n, mg_error *err
 
 /* Picks the next token from the rows' last logits and reports it. Returns 1
  * when the sequence finished, 0 when it continues, < 0 on error. */
-static int choose_token(mg_engine *e, seq *s, mg_error *err)
+static int choose_token(mg_engine *e, mg__seq *s, mg_error *err)
 {
     int V = e->m->config.vocab_size;
     float *sc = e->scores;
@@ -558,121 +398,6 @@ static int choose_token(mg_engine *e, seq *s, mg_error *err)
     return f != MG_FINISH_NONE;
 }
 
-/* ---- prompt sharing ------------------------------------------------------------- */
-
-/* Two requests whose prompt pass is the same computation: same ids, same
- * strategy, same fixed expert (samples of one task). */
-static bool same_prompt_work(const seq *a, const seq *b)
-{
-    return a->req.strategy.kind == b->req.strategy.kind && a->one_hot == b->one_hot &&
-           a->req.n_prompt == b->req.n_prompt &&
-           !memcmp(a->prompt, b->prompt, sizeof(int32_t) * a->req.n_prompt);
-}
-
-static bool has_running_twin(const mg_engine *e, const seq *t)
-{
-    for (int i = 0; i < e->n_seqs; i++) {
-        const seq *s = e->seqs[i];
-        if (s != t && s->started && !s->primed && (s->ph == PH_ROUTE || s->ph == PH_PROMPT) &&
-            same_prompt_work(s, t))
-            return true;
-    }
-    return false;
-}
-
-/* t (not started) takes a finished prompt pass: caches, routing decision
- * and last logits. Its first token is chosen with its own RNG keys. */
-static void clone_prompt(mg_engine *e, seq *t, const mg__row *rows, int n_rows, const mg__row *aux,
-                         const float *logits, int expert)
-{
-    int V = e->m->config.vocab_size;
-    for (int r = n_rows; r < t->n_rows; r++) e->be->vt->row_free(e->be, &t->rows[r]);
-    t->n_rows = n_rows;
-    free(t->nll);
-    t->nll = NULL;
-    for (int r = 0; r < n_rows; r++) e->be->vt->row_copy(e->be, &t->rows[r], &rows[r]);
-    if (aux) e->be->vt->row_copy(e->be, &t->aux, aux);
-    memcpy(t->logits, logits, sizeof(float) * (size_t)V * n_rows);
-    t->expert = expert;
-    t->fed = t->req.n_prompt;
-    t->ph = PH_PROMPT;
-    t->started = t->primed = true;
-    e->stats.shared_prompts++;
-}
-
-static bool snap_matches(const snap *p, const seq *t)
-{
-    return p->kind == t->req.strategy.kind && p->one_hot == t->one_hot &&
-           p->n_prompt == t->req.n_prompt &&
-           !memcmp(p->prompt, t->prompt, sizeof(int32_t) * p->n_prompt);
-}
-
-/* Keeps s's finished prompt pass while a twin still waits for a slot (best
- * effort: skipped when memory or snapshot slots run out). */
-static void snapshot_prompt(mg_engine *e, const seq *s)
-{
-    bool waiting = false;
-    for (int i = 0; i < e->n_seqs && !waiting; i++) {
-        const seq *t = e->seqs[i];
-        waiting = t->ph == PH_WAIT && !t->started && same_prompt_work(s, t);
-    }
-    if (!waiting || e->n_snaps == MAX_SNAPS) return;
-    for (int i = 0; i < e->n_snaps; i++)
-        if (snap_matches(e->snaps[i], s)) return;
-    int V = e->m->config.vocab_size, n = s->req.n_prompt;
-    snap *p = calloc(1, sizeof(*p));
-    if (!p) return;
-    p->prompt = malloc(sizeof(int32_t) * n);
-    p->logits = malloc(sizeof(float) * (size_t)V * s->n_rows);
-    bool ok = p->prompt && p->logits;
-    for (int r = 0; ok && r < s->n_rows; r++) {
-        ok = e->be->vt->row_init(e->be, &p->rows[r], n, NULL) == 0;
-        if (ok) p->n_rows++;
-    }
-    if (ok && s->has_aux) ok = (p->has_aux = e->be->vt->row_init(e->be, &p->aux, n, NULL) == 0);
-    if (!ok) {
-        snap_free(e, p);
-        return;
-    }
-    memcpy(p->prompt, s->prompt, sizeof(int32_t) * n);
-    p->n_prompt = n;
-    p->kind = s->req.strategy.kind;
-    p->one_hot = s->one_hot;
-    p->expert = s->expert;
-    for (int r = 0; r < s->n_rows; r++) e->be->vt->row_copy(e->be, &p->rows[r], &s->rows[r]);
-    if (s->has_aux) e->be->vt->row_copy(e->be, &p->aux, &s->aux);
-    memcpy(p->logits, s->logits, sizeof(float) * (size_t)V * s->n_rows);
-    e->snaps[e->n_snaps++] = p;
-}
-
-/* s has just finished its prompt: admitted twins that have not started copy
- * it now; a snapshot serves the twins still waiting for a slot. */
-static void share_prompt(mg_engine *e, seq *s)
-{
-    for (int i = 0; i < e->n_seqs; i++) {
-        seq *t = e->seqs[i];
-        if (t == s || t->ph == PH_WAIT || t->started || !same_prompt_work(s, t)) continue;
-        clone_prompt(e, t, s->rows, s->n_rows, s->has_aux ? &s->aux : NULL, s->logits, s->expert);
-    }
-    snapshot_prompt(e, s);
-}
-
-/* Drops snapshots no waiting request can use any more. */
-static void prune_snapshots(mg_engine *e)
-{
-    for (int i = 0; i < e->n_snaps;) {
-        bool used = false;
-        for (int j = 0; j < e->n_seqs && !used; j++)
-            used = !e->seqs[j]->started && snap_matches(e->snaps[i], e->seqs[j]);
-        if (used) {
-            i++;
-            continue;
-        }
-        snap_free(e, e->snaps[i]);
-        e->snaps[i] = e->snaps[--e->n_snaps];
-    }
-}
-
 void mg_engine_get_stats(const mg_engine *e, mg_engine_stats *out)
 {
     *out = e->stats;
@@ -688,7 +413,7 @@ int mg_engine_step(mg_engine *e, mg_token_event *events, int max_events, int *n_
     if (e->n_pend == 0) {
         /* Cancellations first: they free their slot for admission. */
         for (int i = 0; i < e->n_seqs;) {
-            seq *s = e->seqs[i];
+            mg__seq *s = e->seqs[i];
             if (s->cancel) {
                 if ((rc = finish(e, s, -1, MG_FINISH_CANCEL, err)) < 0) return rc;
                 remove_seq(e, i);
@@ -696,19 +421,14 @@ int mg_engine_step(mg_engine *e, mg_token_event *events, int max_events, int *n_
                 i++;
             }
         }
-        if (e->n_snaps) prune_snapshots(e);
+        if (e->n_snaps) mg__prune_snapshots(e);
         int running = 0;
         for (int i = 0; i < e->n_seqs; i++) {
-            seq *s = e->seqs[i];
+            mg__seq *s = e->seqs[i];
             if (s->ph == PH_WAIT && running < e->p.max_batch) {
                 if ((rc = activate(e, s, err)) < 0) return rc;
                 s->ph = s->route ? PH_ROUTE : PH_PROMPT;
-                for (int k = 0; k < e->n_snaps && !s->started; k++) {
-                    snap *p = e->snaps[k];
-                    if (snap_matches(p, s))
-                        clone_prompt(e, s, p->rows, p->n_rows, p->has_aux ? &p->aux : NULL,
-                                     p->logits, p->expert);
-                }
+                mg__clone_from_snapshot(e, s);
             }
             if (s->ph != PH_WAIT) running++;
         }
@@ -717,14 +437,14 @@ int mg_engine_step(mg_engine *e, mg_token_event *events, int max_events, int *n_
         int n_pre = 0, n_main = 0, budget = e->p.prefill_chunk;
         /* Pass 1: the mix auxiliary rows (their gates feed pass 2). */
         for (int i = 0; i < e->n_seqs; i++) {
-            seq *s = e->seqs[i];
+            mg__seq *s = e->seqs[i];
             s->seg_n = 0;
             if (s->ph == PH_WAIT || s->primed) continue;
             if (s->ph == PH_DECODE) {
                 s->seg_n = 1;
             } else {
                 /* A twin already computing this prompt will lend its cache. */
-                if (!s->started && has_running_twin(e, s)) continue;
+                if (!s->started && mg__has_running_twin(e, s)) continue;
                 s->started = true;
                 int left = s->req.n_prompt - s->fed;
                 int n = left < budget ? left : budget;
@@ -742,7 +462,7 @@ int mg_engine_step(mg_engine *e, mg_token_event *events, int max_events, int *n_
         if (n_pre) {
             if ((rc = e->be->vt->forward(e->be, e->segs, n_pre, err)) < 0) return rc;
             for (int i = 0; i < e->n_seqs; i++) {
-                seq *s = e->seqs[i];
+                mg__seq *s = e->seqs[i];
                 if (!s->has_aux || !s->seg_n) continue;
                 if ((rc = router_logits(e, s->hidden, s->seg_n, err)) < 0) return rc;
                 float T = m->router.temperature > 0 ? m->router.temperature : 1.0f;
@@ -762,7 +482,7 @@ int mg_engine_step(mg_engine *e, mg_token_event *events, int max_events, int *n_
         }
         /* Pass 2: every row. */
         for (int i = 0; i < e->n_seqs; i++) {
-            seq *s = e->seqs[i];
+            mg__seq *s = e->seqs[i];
             if (!s->seg_n) continue;
             const int32_t *ids = s->ph == PH_DECODE ? &s->next : s->prompt + s->fed;
             bool last = s->ph == PH_DECODE || s->fed + s->seg_n == s->req.n_prompt;
@@ -787,7 +507,7 @@ int mg_engine_step(mg_engine *e, mg_token_event *events, int max_events, int *n_
 
         /* Results: votes, NLL, tokens. */
         for (int i = 0; i < e->n_seqs;) {
-            seq *s = e->seqs[i];
+            mg__seq *s = e->seqs[i];
             int done = 0;
             if (!s->seg_n) {
                 if (s->primed && s->ph != PH_WAIT) {
@@ -860,7 +580,7 @@ int mg_engine_step(mg_engine *e, mg_token_event *events, int max_events, int *n_
                         free(s->nll);
                         s->nll = NULL;
                     }
-                    share_prompt(e, s);
+                    mg__share_prompt(e, s);
                     if ((rc = done = choose_token(e, s, err)) < 0) return rc;
                 }
             } else {
