@@ -67,6 +67,61 @@ static expert_summary summarize(const mg_model *m, const mg_expert *e)
     return s;
 }
 
+/* --tensors: every tensor the model store bound, with the role it plays, so
+ * a user can see which stored name became e.g. the lm_head. */
+typedef void (*tensor_cb)(const char *role, const mg_tensor *t, void *ud);
+
+static void each_tensor(const mg_model *m, tensor_cb cb, void *ud)
+{
+    char role[96];
+    cb("embed", &m->embed, ud);
+    cb("final_norm", &m->final_norm, ud);
+    cb("lm_head", &m->lm_head, ud);
+    for (int l = 0; l < m->config.n_layers; l++) {
+        snprintf(role, sizeof role, "layer %d attn_norm", l);
+        cb(role, &m->layers[l].attn_norm, ud);
+        snprintf(role, sizeof role, "layer %d ffn_norm", l);
+        cb(role, &m->layers[l].ffn_norm, ud);
+        for (int p = 0; p < MG_PROJ_COUNT; p++) {
+            snprintf(role, sizeof role, "layer %d %s", l, mg_proj_name(p));
+            cb(role, &m->layers[l].proj[p], ud);
+            snprintf(role, sizeof role, "layer %d %s bias", l, mg_proj_name(p));
+            if (m->layers[l].bias[p].data) cb(role, &m->layers[l].bias[p], ud);
+        }
+    }
+    for (int e = 0; e < m->n_experts; e++)
+        for (int i = 0; i < m->config.n_layers * MG_PROJ_COUNT; i++) {
+            const mg_lora_module *mod = &m->experts[e].modules[i];
+            if (!mod->A.data) continue;
+            const char *parts[] = {"A", "B", "E", "magnitude"};
+            const mg_tensor *ts[] = {&mod->A, &mod->B, &mod->E, &mod->magnitude};
+            for (int k = 0; k < 4; k++) {
+                if (!ts[k]->data) continue;
+                snprintf(role, sizeof role, "%s layer %d %s %s", m->experts[e].name,
+                         i / MG_PROJ_COUNT, mg_proj_name(i % MG_PROJ_COUNT), parts[k]);
+                cb(role, ts[k], ud);
+            }
+        }
+    if (m->has_router) {
+        cb("router weight", &m->router.weight, ud);
+        cb("router bias", &m->router.bias, ud);
+    }
+}
+
+static void print_tensor(const char *role, const mg_tensor *t, void *ud)
+{
+    printf("  %-28s %-5s [", role, dtype_str(t->dtype));
+    for (int i = 0; i < t->ndim; i++) printf("%s%lld", i ? ", " : "", (long long)t->shape[i]);
+    printf("] %s\n", t->name ? t->name : "");
+}
+
+static void json_tensor(const char *role, const mg_tensor *t, void *ud)
+{
+    json_array_append_new((json_t *)ud,
+                          json_pack("{s:s, s:s?, s:s, s:o}", "role", role, "name", t->name, "dtype",
+                                    dtype_str(t->dtype), "shape", shape_json(t)));
+}
+
 static double now_s(void)
 {
     struct timespec ts;
@@ -186,7 +241,7 @@ static void print_text(const mg_model *m, double load_s)
 static int run(int argc, char **argv)
 {
     const char *model = NULL, *base = NULL, *adapter = NULL;
-    bool as_json = false;
+    bool as_json = false, tensors = false;
     const mg_opt opts[] = {
         {"model", MG_OPT_STRING, &model, "PATH", "model folder (required)"},
         {"base-model", MG_OPT_STRING, &base, "NAME",
@@ -195,8 +250,11 @@ static int run(int argc, char **argv)
          "adapter folder; overrides --model as in the reference provider (default: none)"},
         {"json", MG_OPT_FLAG, &as_json, NULL,
          "print one JSON object instead of text (default: off)"},
+        {"tensors", MG_OPT_FLAG, &tensors, NULL,
+         "also list every bound tensor: role, dtype, shape, stored name (default: off)"},
         {0}};
-    int rc = mg_cli_parse("inspect", "--model PATH [--base-model B] [--adapter-path P] [--json]",
+    int rc = mg_cli_parse("inspect",
+                          "--model PATH [--base-model B] [--adapter-path P] [--json] [--tensors]",
                           opts, argc, argv, NULL);
     if (rc) return rc > 0 ? MG_EXIT_OK : MG_EXIT_USAGE;
     if (!model && !adapter) {
@@ -218,6 +276,11 @@ static int run(int argc, char **argv)
     }
     if (as_json) {
         json_t *j = to_json(m, load_s);
+        if (j && tensors) {
+            json_t *list = json_array();
+            each_tensor(m, json_tensor, list);
+            json_object_set_new(j, "tensors", list);
+        }
         char *s = j ? json_dumps(j, JSON_INDENT(2) | JSON_REAL_PRECISION(9)) : NULL;
         if (s) printf("%s\n", s);
         free(s);
@@ -229,6 +292,10 @@ static int run(int argc, char **argv)
         }
     } else {
         print_text(m, load_s);
+        if (tensors) {
+            printf("tensors:\n");
+            each_tensor(m, print_tensor, NULL);
+        }
     }
     mg_model_free(m);
     return MG_EXIT_OK;

@@ -77,6 +77,25 @@ Test(inspect, text_shows_experts_and_router)
     cr_assert(strstr(out, "(ranks 2-6)"), "%s", out);
 }
 
+Test(inspect, tensors_lists_what_was_bound)
+{
+    char out[131072];
+    cr_assert_eq(sh(MOEGEN " inspect --model " FIX "/dylora-legacy/results_full/best_model "
+                           "--base-model " FIX "/gemma --tensors 2>&1",
+                    out, sizeof out),
+                 0, "%s", out);
+    cr_assert(strstr(out, "lm_head                      F32   [256, 32] "
+                          "foundation_model.base_model.model.lm_head.weight"),
+              "%s", out);
+    cr_assert(strstr(out, "expert_2 layer 1 o_proj B") && strstr(out, "lora_B.expert_2.weight"),
+              "%s", out);
+    cr_assert(strstr(out, "router weight"), "%s", out);
+    cr_assert_eq(
+        sh(MOEGEN " inspect --model " FIX "/peft-adalora --tensors --json 2>&1", out, sizeof out),
+        0, "%s", out);
+    cr_assert(strstr(out, "\"role\": \"default layer 0 q_proj E\""), "%s", out);
+}
+
 Test(inspect, bad_input_is_one_line_and_exit_2)
 {
     char out[4096];
