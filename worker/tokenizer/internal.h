@@ -274,7 +274,9 @@ struct mg_tokenizer {
 
     /* tokenizer_config.json & co */
     char *tokenizer_class;
-    char *bos_token, *eos_token;
+    char *bos_token, *eos_token, *pad_token;
+    int32_t pad_id;
+    int64_t model_max_length;
     int32_t bos_id;
     int32_t *eos_ids;
     int n_eos;

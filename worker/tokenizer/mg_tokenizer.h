@@ -109,6 +109,11 @@ bool mg_tokenizer_is_special(const mg_tokenizer *t, int32_t id);
 /* tokenizer_config.json chat_template ("default" entry when it is a list of
  * named templates); NULL if none. Points into the tokenizer. */
 const char *mg_tokenizer_chat_template(const mg_tokenizer *t);
+/* tokenizer_config.json pad_token's id (string or AddedToken); -1 if none. */
+int mg_tokenizer_pad_id(const mg_tokenizer *t);
+/* tokenizer_config.json model_max_length (often 1e30 meaning "none": values
+ * beyond INT64_MAX are clamped); -1 if absent. */
+int64_t mg_tokenizer_model_max_length(const mg_tokenizer *t);
 /* tokenizer_config.json bos_token / eos_token strings; NULL if none. */
 const char *mg_tokenizer_bos_token(const mg_tokenizer *t);
 const char *mg_tokenizer_eos_token(const mg_tokenizer *t);

@@ -4,6 +4,7 @@
 #include "internal.h"
 #include "tok_json.h"
 
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -66,11 +67,23 @@ static int parse_config(mg_tokenizer *t, const char *dir, int *legacy, int *add_
                                err)) < 0 ||
             (rc = token_string(json_object_get(cfg, "eos_token"), path, "eos_token", &t->eos_token,
                                err)) < 0 ||
+            (rc = token_string(json_object_get(cfg, "pad_token"), path, "pad_token", &t->pad_token,
+                               err)) < 0 ||
             (rc = opt_bool(cfg, "add_bos_token", path, &t->add_bos_token, err)) < 0 ||
             (rc = opt_bool(cfg, "add_eos_token", path, &t->add_eos_token, err)) < 0 ||
             (rc = opt_bool(cfg, "legacy", path, legacy, err)) < 0 ||
             (rc = opt_bool(cfg, "add_prefix_space", path, add_prefix_space, err)) < 0)
             goto out;
+        json_t *mml = json_object_get(cfg, "model_max_length");
+        if (mml && !json_is_null(mml)) {
+            double x = json_is_number(mml) ? json_number_value(mml) : -1.0;
+            if (!(x >= 0)) {
+                rc = mg_error_set(err, MG_EFORMAT, "%s: model_max_length: expected a number >= 0",
+                                  path);
+                goto out;
+            }
+            t->model_max_length = x >= 9.2e18 ? INT64_MAX : (int64_t)x;
+        }
         json_t *cls = json_object_get(cfg, "tokenizer_class");
         if (json_is_string(cls) && !(t->tokenizer_class = strdup(json_string_value(cls)))) goto oom;
         json_t *ct = json_object_get(cfg, "chat_template");
@@ -108,7 +121,12 @@ static int parse_config(mg_tokenizer *t, const char *dir, int *legacy, int *add_
                                                 "eos_token", &t->eos_token, err)) < 0)
             goto out;
     }
+    if (stm && !t->pad_token &&
+        (rc = token_string(json_object_get(stm, "pad_token"), path, "pad_token", &t->pad_token,
+                           err)) < 0)
+        goto out;
     t->bos_id = t->bos_token ? mg_tokenizer_token_id(t, t->bos_token, strlen(t->bos_token)) : -1;
+    t->pad_id = t->pad_token ? mg_tokenizer_token_id(t, t->pad_token, strlen(t->pad_token)) : -1;
     if ((rc = load_optional(dir, "generation_config.json", &gen, path, sizeof path, err)) < 0)
         goto out;
     json_t *eos = gen ? json_object_get(gen, "eos_token_id") : NULL;
@@ -210,6 +228,8 @@ static int new_tokenizer(mg_tokenizer **out)
     mg_tokenizer *t = calloc(1, sizeof *t);
     if (!t) return MG_ENOMEM;
     t->bos_id = -1;
+    t->pad_id = -1;
+    t->model_max_length = -1;
     t->add_bos_token = -1;
     t->add_eos_token = -1;
     *out = t;
@@ -290,6 +310,7 @@ void mg_tokenizer_free(mg_tokenizer *t)
     free(t->tokenizer_class);
     free(t->bos_token);
     free(t->eos_token);
+    free(t->pad_token);
     free(t->eos_ids);
     free(t->chat_template);
     mg__tok_norm_free(&t->tf_norm);
@@ -306,6 +327,16 @@ int mg_tokenizer_vocab_size(const mg_tokenizer *t)
 int mg_tokenizer_bos_id(const mg_tokenizer *t)
 {
     return t->bos_id;
+}
+
+int mg_tokenizer_pad_id(const mg_tokenizer *t)
+{
+    return t->pad_id;
+}
+
+int64_t mg_tokenizer_model_max_length(const mg_tokenizer *t)
+{
+    return t->model_max_length;
 }
 
 int mg_tokenizer_eos_ids(const mg_tokenizer *t, const int32_t **ids)
