@@ -53,7 +53,9 @@ typedef struct mg_kpool mg_kpool;
 int mg_kpool_new(int n_threads, mg_kpool **out, mg_error *err);
 void mg_kpool_free(mg_kpool *p);
 int mg_kpool_size(const mg_kpool *p);
-/* Runs fn(i, arg) for i in [0, n) across the pool and waits for all. */
+/* Runs fn(i, arg) for i in [0, n) across the pool and waits for all. Safe to
+ * call from inside an item (runs inline) and from several threads at once
+ * (one dispatches, the others run inline). */
 void mg_kpool_run(mg_kpool *p, int n, void (*fn)(int i, void *arg), void *arg);
 
 /* ---- ops ------------------------------------------------------------------------ */

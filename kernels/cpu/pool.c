@@ -34,7 +34,13 @@ struct mg_kpool {
     int n_items;
     _Atomic uint64_t work; /* (gen << 32) | next unclaimed index */
     atomic_int done;       /* items of the current job finished */
+    atomic_flag busy;      /* a job is being dispatched (by any thread) */
 };
+
+/* Set while this thread runs pool items: a kernel called from inside an item
+ * (nested parallelism) runs inline instead of re-entering the pool, which
+ * would otherwise wait on itself. */
+static _Thread_local bool in_pool_item;
 
 static inline void cpu_relax(void)
 {
@@ -55,7 +61,9 @@ static void run_items(mg_kpool *p, unsigned g, int n_items, void (*fn)(int, void
         if (!atomic_compare_exchange_weak_explicit(&p->work, &cur, cur + 1, memory_order_acq_rel,
                                                    memory_order_acquire))
             continue; /* cur was reloaded */
+        in_pool_item = true;
         fn((int)idx, arg);
+        in_pool_item = false;
         atomic_fetch_add_explicit(&p->done, 1, memory_order_release);
         cur = atomic_load_explicit(&p->work, memory_order_acquire);
     }
@@ -107,6 +115,7 @@ int mg_kpool_new(int n_threads, mg_kpool **out, mg_error *err)
     atomic_init(&p->stop, false);
     atomic_init(&p->work, 0);
     atomic_init(&p->done, 0);
+    atomic_flag_clear(&p->busy);
     if (n_threads > 1) {
         p->threads = calloc((size_t)n_threads - 1, sizeof *p->threads);
         if (!p->threads) {
@@ -151,7 +160,12 @@ int mg_kpool_size(const mg_kpool *p)
 void mg_kpool_run(mg_kpool *p, int n, void (*fn)(int i, void *arg), void *arg)
 {
     if (n <= 0) return;
-    if (!p || p->n_threads <= 1 || n == 1) {
+    /* Inline when there is nothing to share, when called from inside an
+     * item, or when another thread is dispatching on this pool right now
+     * (a pool serves one job at a time; the second caller still gets a
+     * correct result, on its own thread). */
+    if (!p || p->n_threads <= 1 || n == 1 || in_pool_item ||
+        atomic_flag_test_and_set_explicit(&p->busy, memory_order_acquire)) {
         for (int i = 0; i < n; i++) fn(i, arg);
         return;
     }
@@ -175,4 +189,5 @@ void mg_kpool_run(mg_kpool *p, int n, void (*fn)(int i, void *arg), void *arg)
         else
             sched_yield();
     }
+    atomic_flag_clear_explicit(&p->busy, memory_order_release);
 }

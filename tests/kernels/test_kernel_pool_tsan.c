@@ -1,6 +1,7 @@
 /* test_kernel_pool_tsan.c — the thread pool's stress as a plain program (no
  * Criterion, which cannot start under ThreadSanitizer), so tools/test.sh's
  * TSan pass checks the pool's atomics and hand-offs. Exit status 0 = pass. */
+#include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -9,6 +10,33 @@
 
 static atomic_int hits[64];
 static int plain[64]; /* written by the items, read by the caller: needs the pool's ordering */
+
+static mg_kpool *g_pool;
+static atomic_int nested_hits[8][16];
+
+static void nested_inner(int j, void *arg)
+{
+    atomic_fetch_add(&nested_hits[*(int *)arg][j], 1);
+}
+
+static void nested_outer(int i, void *arg)
+{
+    (void)arg;
+    mg_kpool_run(g_pool, 16, nested_inner, &i);
+}
+
+static atomic_int race_hits[2][64];
+static void race_item(int i, void *arg)
+{
+    atomic_fetch_add(&((atomic_int *)arg)[i], 1);
+}
+
+static void *racer(void *arg)
+{
+    atomic_int *h = arg;
+    for (int run = 0; run < 300; run++) mg_kpool_run(g_pool, 64, race_item, h);
+    return NULL;
+}
 
 static void item(int i, void *arg)
 {
@@ -33,6 +61,29 @@ int main(void)
             }
         }
     }
+    /* Nested: an item running a pooled loop runs it inline. */
+    g_pool = pool;
+    mg_kpool_run(pool, 8, nested_outer, NULL);
+    for (int i = 0; i < 8; i++)
+        for (int j = 0; j < 16; j++)
+            if (atomic_load(&nested_hits[i][j]) != 1) {
+                fprintf(stderr, "nested: [%d][%d] ran %d times\n", i, j,
+                        atomic_load(&nested_hits[i][j]));
+                mg_kpool_free(pool);
+                return 1;
+            }
+    /* Two threads dispatching at once. */
+    pthread_t th[2];
+    for (int t = 0; t < 2; t++) pthread_create(&th[t], NULL, racer, race_hits[t]);
+    for (int t = 0; t < 2; t++) pthread_join(th[t], NULL);
+    for (int t = 0; t < 2; t++)
+        for (int i = 0; i < 64; i++)
+            if (atomic_load(&race_hits[t][i]) != 300) {
+                fprintf(stderr, "concurrent: caller %d index %d ran %d times\n", t, i,
+                        atomic_load(&race_hits[t][i]));
+                mg_kpool_free(pool);
+                return 1;
+            }
     /* A pooled matmul: the outputs the workers write are read by the caller. */
     enum { N = 2, K = 64, M = 130 };
     static float x[N * K], y[N * M], yr[N * M], w[M * K];
