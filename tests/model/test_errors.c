@@ -315,3 +315,33 @@ Test(model_errors, every_truncation_and_byte_flip_of_small_files, .timeout = 60)
     prefixes_and_flips("dylora-best/best_model/dylo_moe_state/router.pt", true);
     prefixes_and_flips("peft-regex/adapter_model.safetensors", false);
 }
+
+Test(model_errors, peft_features_that_change_the_model_are_refused)
+{
+    static const char *const cases[][2] = {
+        {"\"layer_replication\": null", "\"layer_replication\": [[0, 2], [1, 2]]"},
+        {"\"alora_invocation_tokens\": null", "\"alora_invocation_tokens\": [5, 6]"},
+        {"\"modules_to_save\": null", "\"modules_to_save\": [\"lm_head\"]"},
+        {"\"bias\": \"none\"", "\"bias\": \"all\""},
+    };
+    char base[512];
+    snprintf(base, sizeof base, "%s/llama", FIX);
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        char *d = scratch("peft-lora"), f[600];
+        snprintf(f, sizeof f, "%s/adapter_config.json", d);
+        size_t n;
+        uint8_t *b = tu_read(f, &n);
+        b[n] = 0;
+        char *hit = strstr((char *)b, cases[i][0]);
+        cr_assert(hit, "%s not in adapter_config.json", cases[i][0]);
+        char *out = malloc(n + 64);
+        size_t pre = (size_t)(hit - (char *)b);
+        memcpy(out, b, pre);
+        strcpy(out + pre, cases[i][1]);
+        strcat(out, hit + strlen(cases[i][0]));
+        tu_write(f, out, strlen(out));
+        free(out);
+        free(b);
+        expect_fail(d, base, MG_EUNSUPPORTED, (const char *[]){"adapter_config.json", NULL});
+    }
+}

@@ -345,6 +345,18 @@ int mg__peft_load_expert(mg_model *m, const char *dir, const char *name, mg_expe
                           cp, bias ? bias : "lora_bias");
         goto done;
     }
+    /* Features that change what the model computes beyond B A x: refused
+     * rather than silently run as plain LoRA. */
+    static const char *const changes_model[] = {"layer_replication", "alora_invocation_tokens",
+                                                "target_parameters"};
+    for (size_t i = 0; i < sizeof changes_model / sizeof changes_model[0]; i++) {
+        const json_t *v = json_object_get(cfg, changes_model[i]);
+        if (v && !json_is_null(v) && !(json_is_array(v) && json_array_size(v) == 0)) {
+            rc =
+                mg_error_set(err, MG_EUNSUPPORTED, "%s: %s is not supported", cp, changes_model[i]);
+            goto done;
+        }
+    }
     if (json_is_true(json_object_get(cfg, "fan_in_fan_out")))
         mg_warn("%s: fan_in_fan_out is true but the target modules are nn.Linear; PEFT sets it "
                 "to false, and so does moegen",
