@@ -148,7 +148,9 @@ Test(cuda, rmsnorm_rope_act_softmax_embedding)
     down(y, dx, sizeof y);
     memcpy(yr, x, sizeof x);
     mg_k_softmax(yr, N, D);
-    assert_close(y, yr, N * D, 8 * FLT_EPSILON, 1e-30, "softmax");
+    /* the row sum is a tree on the GPU, sequential on the CPU: the sums differ
+     * by up to ~sqrt(D) eps relative, and every element carries 1/sum */
+    assert_close(y, yr, N * D, (4 * sqrt((double)D) + 8) * FLT_EPSILON, 1e-30, "softmax");
     /* embedding, with one out-of-range id */
     void *table = kt_weights(MG_DTYPE_BF16, (size_t)V * 64, &seed, 1.0f);
     void *dtab = up(table, 2 * V * 64);
@@ -188,7 +190,9 @@ Test(cuda, attention_prefill_and_decode)
                                      scale, a[6], ERR));
         down(o, dout, nq * 4);
         mg_k_attention(orf, q, k, v, a[0], a[1], a[2], a[3], a[4], a[5], scale, a[6], scr);
-        assert_close(o, orf, nq, 0, 2e-6, "attention prefill");
+        /* |v| < 1, so outputs are below 1; sums over n_kv keys in different
+         * orders (and the GPU's online rescaling) differ by ~sqrt(n_kv) eps */
+        assert_close(o, orf, nq, 0, 8 * sqrt((double)a[1]) * FLT_EPSILON, "attention prefill");
         mg_cuda_dealloc(dq), mg_cuda_dealloc(dk), mg_cuda_dealloc(dv), mg_cuda_dealloc(dout);
         free(q), free(k), free(v), free(o), free(orf), free(scr);
     }
@@ -213,7 +217,7 @@ Test(cuda, attention_prefill_and_decode)
     for (int s = 0; s < S; s++)
         mg_k_attention(orf + s * H * HD, q + s * H * HD, kc[s], vc[s], 1, lens[s], lens[s] - 1, H,
                        KVH, HD, scale, 0, scr);
-    assert_close(o, orf, S * H * HD, 0, 2e-6, "attention decode");
+    assert_close(o, orf, S * H * HD, 0, 8 * sqrt((double)CAP) * FLT_EPSILON, "attention decode");
     for (int s = 0; s < S; s++) {
         mg_cuda_dealloc(dkc[s]), mg_cuda_dealloc(dvc[s]);
         free(kc[s]), free(vc[s]);
