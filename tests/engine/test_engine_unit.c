@@ -487,3 +487,39 @@ Test(engine_batching, queued_requests_cost_no_cache)
     mg_engine_free(e);
     tiny_model_free(t);
 }
+
+/* Long prompts split attention into 16-query items across the pool; one
+ * token at a time runs it inline. Both must agree. */
+Test(engine_forward, parallel_attention_matches_token_by_token)
+{
+    tiny_model *t = tiny_model_new(2);
+    mg_error err = {0};
+    enum { N = 160 };
+    int32_t ids[N];
+    for (int i = 0; i < N; i++) ids[i] = (int32_t)((i * 37 + 11) % 64);
+    mg_engine_params p = mg_engine_default_params();
+    mg_engine *e = NULL;
+    float *all = malloc(sizeof(float) * N * 64);
+    p.prefill_chunk = 1;
+    p.n_threads = 1;
+    cr_assert_eq(mg_engine_new(&t->m, &p, &e, &err), 0, "%s", err.msg);
+    float first[64];
+    mg_request r = req(1, ids, N, "single:0", true, 0);
+    r.max_new_tokens = 1;
+    r.first_logits = first;
+    cr_assert_eq(mg_engine_submit(e, &r, &err), 0, "%s", err.msg);
+    run_out o = {.id = {1}};
+    drain(e, &o, 0, -1);
+    /* Expert 0 alone again, the whole prompt in one pass on 2 threads. */
+    mg_engine_free(e);
+    p.prefill_chunk = 256;
+    p.n_threads = 2;
+    cr_assert_eq(mg_engine_new(&t->m, &p, &e, &err), 0, "%s", err.msg);
+    float w0[2] = {1, 0};
+    cr_assert_eq(mg_engine_forward_logits(e, w0, ids, N, all, &err), 0, "%s", err.msg);
+    for (int v = 0; v < 64; v++)
+        cr_assert_float_eq(first[v], all[(N - 1) * 64 + v], 1e-4 * fmax(1, fabs(first[v])));
+    free(all);
+    mg_engine_free(e);
+    tiny_model_free(t);
+}

@@ -31,10 +31,26 @@ typedef struct cpu_backend {
     size_t cap_g;
     float *lbuf;
     size_t cap_l;
-    float *att_scratch;
+    float *att_scratch; /* [cap_items, cap_att] */
     int cap_att;
+    struct att_item *items;
+    int cap_items;
     float *inv_freq;
 } cpu_backend;
+
+/* One attention work item: queries [i0, i1) of a segment. */
+typedef struct att_item {
+    const mg__segment *sg;
+    int t0; /* the segment's first token in the batch */
+    int i0, i1;
+} att_item;
+
+typedef struct att_job {
+    struct cpu_backend *b;
+    const att_item *items;
+    int layer;
+    float scale;
+} att_job;
 
 static void *xrealloc_float(float *p, size_t n)
 {
@@ -164,6 +180,23 @@ static void project(cpu_backend *b, int l, int p, const float *x, float *y, int 
     }
 }
 
+static void att_run(int it, void *arg)
+{
+    const att_job *j = arg;
+    cpu_backend *b = j->b;
+    const mg_model_config *c = &b->m->config;
+    const att_item *a = &j->items[it];
+    const mg__row *row = a->sg->row;
+    int nh = c->n_heads, kvh = c->n_kv_heads, hd = c->head_dim;
+    size_t QD = (size_t)nh * hd, KD = (size_t)kvh * hd;
+    size_t lofs = (size_t)j->layer * row->cap * KD;
+    size_t t = (size_t)a->t0 + a->i0;
+    /* Query i sits at position n_past + i and sees keys 0..n_past + i. */
+    mg_k_attention(b->att + t * QD, b->q + t * QD, row->k + lofs, row->v + lofs, a->i1 - a->i0,
+                   row->n_past + a->i1, row->n_past + a->i0, nh, kvh, hd, j->scale,
+                   c->sliding_window, b->att_scratch + (size_t)it * b->cap_att);
+}
+
 static int cpu_forward(mg__backend *bb, mg__segment *segs, int n_segs, mg_error *err)
 {
     cpu_backend *b = (cpu_backend *)bb;
@@ -184,11 +217,30 @@ static int cpu_forward(mg__backend *bb, mg__segment *segs, int n_segs, mg_error 
     if (N == 0) return 0;
     int rc = grow_scratch(b, N, err);
     if (rc < 0) return rc;
-    if (max_kv > b->cap_att) {
-        float *p = xrealloc_float(b->att_scratch, (size_t)max_kv);
+    /* Attention items: each segment's queries in blocks of 16, so a long
+     * prefill and a batch of decodes both spread over the pool. */
+    int n_items = 0;
+    for (int s = 0; s < n_segs; s++) n_items += (segs[s].n + 15) / 16;
+    if (n_items > b->cap_items || max_kv > b->cap_att) {
+        int ni = n_items > b->cap_items ? n_items : b->cap_items;
+        int nk = max_kv > b->cap_att ? max_kv : b->cap_att;
+        float *p = xrealloc_float(b->att_scratch, (size_t)ni * nk);
         if (!p) return mg_error_set(err, MG_ENOMEM, "engine: out of memory");
         b->att_scratch = p;
-        b->cap_att = max_kv;
+        att_item *it = realloc(b->items, sizeof(att_item) * ni);
+        if (!it) return mg_error_set(err, MG_ENOMEM, "engine: out of memory");
+        b->items = it;
+        b->cap_items = ni;
+        b->cap_att = nk;
+    }
+    double att_work = 0;
+    n_items = 0;
+    for (int s = 0, t0 = 0; s < n_segs; t0 += segs[s].n, s++) {
+        for (int i0 = 0; i0 < segs[s].n; i0 += 16) {
+            int i1 = i0 + 16 < segs[s].n ? i0 + 16 : segs[s].n;
+            b->items[n_items++] = (att_item){&segs[s], t0, i0, i1};
+            att_work += (double)(i1 - i0) * (segs[s].row->n_past + i1);
+        }
     }
     /* LoRA gather buffers: widest module input/output and the largest rank. */
     int max_r = 1;
@@ -258,10 +310,13 @@ static int cpu_forward(mg__backend *bb, mg__segment *segs, int n_segs, mg_error 
             memcpy(row->k + lofs + (size_t)row->n_past * KD, k, sizeof(float) * sg->n * KD);
             memcpy(row->v + lofs + (size_t)row->n_past * KD, b->v + (size_t)t0 * KD,
                    sizeof(float) * sg->n * KD);
-            mg_k_attention(b->att + (size_t)t0 * QD, q, row->k + lofs, row->v + lofs, sg->n,
-                           row->n_past + sg->n, row->n_past, nh, kvh, hd, scale, c->sliding_window,
-                           b->att_scratch);
             t0 += sg->n;
+        }
+        att_job aj = {b, b->items, l, scale};
+        if (n_items > 1 && att_work * nh * hd > 2e5) {
+            mg_kpool_run(b->pool, n_items, att_run, &aj);
+        } else {
+            for (int it = 0; it < n_items; it++) att_run(it, &aj);
         }
         project(b, l, MG_PROJ_O, b->att, b->o, N, QD, H);
         for (size_t i = 0; i < (size_t)N * H; i++) b->x[i] += b->o[i];
@@ -375,7 +430,7 @@ static void cpu_free(mg__backend *bb)
     float *bufs[] = {b->x, b->xn,       b->q,  b->k,  b->v,  b->att, b->o,   b->g,
                      b->u, b->base_out, b->tw, b->gx, b->gt, b->gy,  b->lbuf};
     for (size_t i = 0; i < sizeof(bufs) / sizeof(bufs[0]); i++) free(bufs[i]);
-    free(b->pos), free(b->idx), free(b->att_scratch), free(b->inv_freq);
+    free(b->pos), free(b->idx), free(b->att_scratch), free(b->items), free(b->inv_freq);
     mg_kpool_free(b->pool);
     free(b);
 }
