@@ -1,6 +1,7 @@
 #!/usr/bin/env python3
 """Generates tests/tokenizer/transformers_encode.jsonl: what
-transformers.AutoTokenizer.from_pretrained(dir).encode(text) gives for the five
+transformers.AutoTokenizer.from_pretrained(dir).encode(text) gives (and
+.decode(ids, skip_special_tokens=True) of that) for the five
 tokenizers in ../shared/tokenizers, on texts chosen to exercise the rules
 transformers adds on top of tokenizer.json (BOS/EOS, added tokens in the middle
 of the text, leading spaces). mg_tokenizer_encode_prompt must reproduce them.
@@ -60,9 +61,13 @@ def main():
     for name in NAMES:
         tok = AutoTokenizer.from_pretrained(os.path.join(root, name))
         for i, text in enumerate(texts):
+            ids = tok.encode(text)
+            # what EvalPlus does with generated ids: decode(skip_special_tokens=True)
             print(json.dumps({"tokenizer": name, "case": i, "class": type(tok).__name__,
                               "transformers": transformers.__version__,
-                              "text": text, "ids": tok.encode(text)}, ensure_ascii=False))
+                              "text": text, "ids": ids,
+                              "decoded": tok.decode(ids, skip_special_tokens=True)},
+                             ensure_ascii=False))
 
 
 if __name__ == "__main__" and not (len(sys.argv) > 1 and sys.argv[1] == "--features"):
