@@ -15,6 +15,9 @@ typedef struct counts {
     int total, pass, agree_total, agree_pass, differ_total, differ_pass;
 } counts;
 
+/* the context of cases that carry none (golden/random.jsonl) */
+static json_t *shared_context;
+
 /* name -> template of ../shared/chat-templates/hfjs-e2e.jsonl, for goldens
  * that reuse those templates by name */
 static json_t *e2e_templates;
@@ -52,6 +55,7 @@ static int run_case(json_t *c, const char *ctx_text, counts *k, FILE *log)
         return 0;
     }
     json_t *ctx = json_object_get(c, "context");
+    if (!ctx) ctx = shared_context;
     bool agrees = json_is_true(json_object_get(c, "jinja2_agrees"));
     const char *want = NULL;
     size_t want_len = 0;
@@ -171,6 +175,18 @@ Test(template_corpus, features_extra)
 {
     run_path(MG_SOURCE_DIR "/tests/template/golden/features_extra.jsonl", "features_extra.jsonl",
              64);
+}
+
+/* random templates from a small grammar, rendered by Jinja2
+ * (tools/template_random_goldens.py), all with golden/random_context.json */
+Test(template_corpus, random_differential)
+{
+    json_error_t je;
+    shared_context =
+        json_load_file(MG_SOURCE_DIR "/tests/template/golden/random_context.json", 0, &je);
+    cr_assert(shared_context, "random_context.json: %s", je.text);
+    run_path(MG_SOURCE_DIR "/tests/template/golden/random.jsonl", "random.jsonl", 300);
+    json_decref(shared_context);
 }
 
 /* the real templates of hfjs-e2e.jsonl on the EvalPlus conversation and a

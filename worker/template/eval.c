@@ -36,7 +36,8 @@ _Noreturn void mg__rfail(rctx *r, const node *n, const char *fmt, ...)
 
 _Noreturn void mg__undef_fail(rctx *r, const node *n, jv u)
 {
-    if (u.u.uname && !strncmp(u.u.uname, "SecurityError: ", 15))
+    if (u.u.uname &&
+        (!strncmp(u.u.uname, "SecurityError: ", 15) || !strncmp(u.u.uname, "TypeError: ", 11)))
         mg__rfail(r, n, "%s", u.u.uname); /* an unsafe attribute of the sandbox */
     mg__rfail(r, n, "UndefinedError: %s", u.u.uname ? u.u.uname : "value is undefined");
 }
@@ -357,6 +358,11 @@ static const char *opname(int op)
 
 static jv arith(rctx *r, const node *n, int op, jv a, jv b)
 {
+    if (op == OP_MOD && a.t == JT_STR && b.t == JT_UNDEF) {
+        /* str % Undefined: str.__mod__ runs first and formats it */
+        jargs ar = {.npos = 1, .pos = &b};
+        return mg__python_format(r, n, a, &ar);
+    }
     if (a.t == JT_UNDEF) mg__undef_fail(r, n, a);
     if (b.t == JT_UNDEF) mg__undef_fail(r, n, b);
     if (jv_is_num(a) && jv_is_num(b)) {
@@ -388,6 +394,8 @@ static jv arith(rctx *r, const node *n, int op, jv a, jv b)
                 return jv_int(op == OP_MOD ? m : q);
             }
             case OP_POW:
+                if (y < 0 && x == 0)
+                    mg__rfail(r, n, "ZeroDivisionError: 0.0 cannot be raised to a negative power");
                 if (y < 0) return jv_float(pow((double)x, (double)y));
                 z = 1;
                 for (int64_t i = 0; i < y; i++) {
@@ -419,6 +427,8 @@ static jv arith(rctx *r, const node *n, int op, jv a, jv b)
             if (y == 0) mg__rfail(r, n, "ZeroDivisionError: float modulo");
             return jv_float(py_fmod(x, y));
         case OP_POW:
+            if (x == 0 && y < 0)
+                mg__rfail(r, n, "ZeroDivisionError: 0.0 cannot be raised to a negative power");
             return jv_float(pow(x, y));
         }
     }
@@ -478,6 +488,8 @@ static bool contains(rctx *r, const node *n, jv item, jv container)
             if (jv_eq(container.u.l->v[i], item)) return true;
         return false;
     case JT_DICT:
+        if (item.t == JT_LIST || item.t == JT_DICT || item.t == JT_NS)
+            mg__rfail(r, n, "TypeError: unhashable type: '%s'", jv_typename(item));
         return jd_get(container.u.d, item) != NULL;
     default:
         mg__rfail(r, n, "TypeError: argument of type '%s' is not iterable", jv_typename(container));
@@ -710,6 +722,19 @@ static jv ev(rctx *r, frame *f, const node *n)
     case NK_SLICE: {
         jv o = ev(r, f, n->a), p[3];
         for (int i = 0; i < 3; i++) p[i] = n->kids.v[i] ? ev(r, f, n->kids.v[i]) : jv_none();
+        if (n->konst) {
+            /* folded by Jinja2 through environment.getitem: TypeError -> Undefined */
+            bool seq = o.t == JT_STR ||
+                       ((o.t == JT_LIST || o.t == JT_TUPLE) && !o.u.l->generator && !o.u.l->view);
+            for (int i = 0; i < 3; i++)
+                seq = seq && (p[i].t == JT_NONE || p[i].t == JT_INT || p[i].t == JT_BOOL);
+            if (!seq) {
+                /* used later, Python would not have folded it and raises this */
+                char *why = mg__alloc(&r->ar, 96);
+                snprintf(why, 96, "TypeError: '%s' object is not subscriptable", jv_typename(o));
+                return jv_undef(why);
+            }
+        }
         return do_slice(r, n, o, p[0], p[1], p[2]);
     }
     case NK_CALL: {
@@ -725,6 +750,9 @@ static jv ev(rctx *r, frame *f, const node *n)
         jargs a = {0};
         eval_args(r, f, &n->args, &a, 0);
         const test_entry *te = n->fn;
+        if (a.npos > te->nargs)
+            mg__rfail(r, n, "TypeError: test_%s() takes %d positional argument%s but %d were given",
+                      te->name, te->nargs + 1, te->nargs ? "s" : "", a.npos + 1);
         bool res = te->fn(r, n, v, &a);
         return jv_bool(res != n->negate);
     }

@@ -163,7 +163,8 @@ F(dictsort)
     jv by = arg_get(a, 1, "by", jv_cstr(r, "key"));
     bool rev = jv_truthy(arg_get(a, 2, "reverse", jv_bool(false)));
     if (v.t == JT_UNDEF) mg__undef_fail(r, n, v);
-    if (v.t != JT_DICT) mg__rfail(r, n, "TypeError: dictsort expects a mapping");
+    if (v.t != JT_DICT)
+        mg__rfail(r, n, "AttributeError: '%s' object has no attribute 'items'", jv_typename(v));
     int pos;
     if (by.t == JT_STR && !strcmp(by.u.s->s, "key"))
         pos = 0;
@@ -305,7 +306,14 @@ F(indent)
     } else
         mg__rfail(r, n, "TypeError: indent width must be an int or a str");
     const char *is = ind.p ? ind.p : "";
-    jv s = soft_str(r, v);
+    /* jinja2 does `s += "\n"` on the value itself */
+    if (v.t == JT_UNDEF) mg__undef_fail(r, n, v);
+    if (v.t == JT_LIST)
+        mg__rfail(r, n, "AttributeError: 'list' object has no attribute 'splitlines'");
+    if (v.t != JT_STR)
+        mg__rfail(r, n, "TypeError: unsupported operand type(s) for +=: '%s' and 'str'",
+                  jv_typename(v));
+    jv s = v;
     /* s += "\n"; lines = s.splitlines() */
     sbuf t = {0};
     sb_put(r, &t, s.u.s->s, s.u.s->len);
@@ -364,7 +372,17 @@ F(truncate)
 {
     static const char *const kw[] = {"length", "killwords", "end", "leeway", NULL};
     arg_check(r, n, a, "truncate", 4, kw);
-    jv s = soft_str(r, v);
+    if (v.t == JT_UNDEF) return v; /* len(Undefined) == 0: returned as is */
+    if (((v.t == JT_LIST || v.t == JT_TUPLE) && !v.u.l->generator) || v.t == JT_DICT) {
+        /* a short sequence comes back unchanged; longer ones are not modelled */
+        int64_t len = v.t == JT_DICT ? (int64_t)v.u.d->n : (int64_t)v.u.l->n;
+        jv lv = arg_get(a, 0, "length", jv_int(255)), lw = arg_get(a, 3, "leeway", jv_int(5));
+        if (lv.t == JT_INT && len <= lv.u.i + (lw.t == JT_INT ? lw.u.i : 5)) return v;
+        mg__rfail(r, n, "TypeError: truncate of a long %s is not supported", jv_typename(v));
+    }
+    if (v.t != JT_STR)
+        mg__rfail(r, n, "TypeError: object of type '%s' has no len()", jv_typename(v));
+    jv s = v;
     int64_t length = arg_get(a, 0, "length", jv_int(255)).u.i;
     bool kill = jv_truthy(arg_get(a, 1, "killwords", jv_bool(false)));
     jv end = soft_str(r, arg_get(a, 2, "end", jv_cstr(r, "...")));
@@ -429,7 +447,7 @@ F(first)
 }
 F(last)
 {
-    if ((v.t == JT_LIST && v.u.l->generator) || v.t == JT_DICT)
+    if (v.t == JT_LIST && v.u.l->generator)
         mg__rfail(r, n, "TypeError: '%s' object is not reversible", jv_typename(v));
     jlist *l = jv_iterate(r, n, v);
     return l->n ? l->v[l->n - 1] : jv_undef("No last item, sequence was empty.");
@@ -442,11 +460,14 @@ F(reverse)
         for (size_t i = l->n; i > 0; i--) sb_put(r, &b, l->v[i - 1].u.s->s, l->v[i - 1].u.s->len);
         return jv_strbuf(r, &b);
     }
+    if (!(v.t == JT_UNDEF || v.t == JT_LIST || v.t == JT_TUPLE || v.t == JT_DICT))
+        mg__rfail(r, n, "FilterArgumentError: argument must be iterable");
     jlist *l = jv_iterate(r, n, v);
     jv o = jv_newlist(r, l->n);
     for (size_t i = l->n; i > 0; i--) jl_push(r, o.u.l, l->v[i - 1]);
     /* reversed(list) is an iterator in Python; list(generator) a list */
-    if ((v.t == JT_LIST || v.t == JT_TUPLE) && !v.u.l->generator) o.u.l->generator = true;
+    if (((v.t == JT_LIST || v.t == JT_TUPLE) && !v.u.l->generator) || v.t == JT_UNDEF)
+        o.u.l->generator = true;
     return o;
 }
 F(join)
@@ -490,6 +511,8 @@ F(unique)
     jv o = jv_newlist(r, 0), seen = jv_newlist(r, 0);
     for (size_t i = 0; i < l->n; i++) {
         jv k = key_of(r, n, l->v[i], attr, cs);
+        if (k.t == JT_LIST || k.t == JT_DICT || k.t == JT_NS) /* a set needs hashable keys */
+            mg__rfail(r, n, "TypeError: unhashable type: '%s'", jv_typename(k));
         bool dup = false;
         for (size_t j = 0; j < seen.u.l->n && !dup; j++) dup = jv_eq(seen.u.l->v[j], k);
         mg__step(r, n, seen.u.l->n / 64 + 1);
@@ -540,6 +563,7 @@ F(sum)
     for (size_t i = 0; i < l->n; i++) {
         jv it = l->v[i];
         if (at.t != JT_NONE) it = attr_path(r, n, it, need_attr_name(r, n, at));
+        if (it.t == JT_UNDEF) mg__undef_fail(r, n, it); /* 0 + Undefined raises */
         if (!jv_is_num(it) || !jv_is_num(acc))
             mg__rfail(r, n, "TypeError: unsupported operand type(s) for +: '%s' and '%s'",
                       jv_typename(acc), jv_typename(it));
@@ -633,6 +657,8 @@ static bool run_test(rctx *r, const node *n, jv item, jv name, jargs *a, int fir
 
 static jv select_impl(rctx *r, const node *n, jv v, jargs *a, bool attr, bool want)
 {
+    /* jinja2's select_or_reject starts with `if value:` */
+    if (!jv_truthy(v)) return gen(jv_newlist(r, 0));
     jlist *l = jv_iterate(r, n, v);
     jv o = jv_newlist(r, 0);
     const char *an = NULL;
@@ -668,6 +694,7 @@ F(rejectattr)
 }
 F(map)
 {
+    if (!jv_truthy(v)) return gen(jv_newlist(r, 0)); /* do_map: `if value:` */
     jlist *l = jv_iterate(r, n, v);
     jv o = jv_newlist(r, l->n);
     jv at = arg_get(a, -1, "attribute", jv_undef(NULL));
@@ -768,6 +795,7 @@ F(int)
     jv dflt = arg_get(a, 0, "default", jv_int(0));
     jv bv = arg_get(a, 1, "base", jv_int(10));
     int base = bv.t == JT_INT ? (int)bv.u.i : 10;
+    if (v.t == JT_UNDEF) mg__undef_fail(r, n, v); /* int(Undefined) raises */
     if (v.t == JT_INT) return v;
     if (v.t == JT_BOOL) return jv_int(v.u.b);
     if (v.t == JT_FLOAT) {
@@ -788,6 +816,7 @@ F(float)
     static const char *const kw[] = {"default", NULL};
     arg_check(r, n, a, "float", 1, kw);
     jv dflt = arg_get(a, 0, "default", jv_float(0.0));
+    if (v.t == JT_UNDEF) mg__undef_fail(r, n, v); /* float(Undefined) raises */
     if (jv_is_num(v)) return jv_float(jv_num(v));
     double d;
     if (v.t == JT_STR && parse_py_float(v.u.s->s, &d)) return jv_float(d);
@@ -795,7 +824,7 @@ F(float)
 }
 F(abs)
 {
-    if (v.t == JT_UNDEF) mg__undef_fail(r, n, v);
+    if (v.t == JT_UNDEF) mg__rfail(r, n, "TypeError: bad operand type for abs(): 'Undefined'");
     if (v.t == JT_FLOAT) return jv_float(fabs(v.u.f));
     if (v.t == JT_INT) {
         if (v.u.i == INT64_MIN) mg__rfail(r, n, "OverflowError: abs of the smallest int");
@@ -951,7 +980,8 @@ T(sequence)
 }
 T(callable)
 {
-    return v.t == JT_FUNC || (v.t == JT_LOOP && v.u.loop->fornode->recursive);
+    /* Undefined defines __call__ (to raise), so Python calls it callable */
+    return v.t == JT_FUNC || v.t == JT_UNDEF || (v.t == JT_LOOP && v.u.loop->fornode->recursive);
 }
 T(odd)
 {
@@ -974,6 +1004,7 @@ T(even)
 T(divisibleby)
 {
     jv d = targ(r, n, a, "divisibleby");
+    if (v.t == JT_UNDEF) mg__undef_fail(r, n, v);
     if (!jv_is_num(v) || !jv_is_num(d)) mg__rfail(r, n, "TypeError: divisibleby needs numbers");
     if (v.t == JT_FLOAT || d.t == JT_FLOAT) {
         if (jv_num(d) == 0) mg__rfail(r, n, "ZeroDivisionError: float modulo");
@@ -1126,46 +1157,46 @@ static const filter_entry FILTERS[] = {{"abs", f_abs},
                                        {"wordcount", f_wordcount},
                                        {NULL, NULL}};
 
-static const test_entry TESTS[] = {{"boolean", t_boolean},
-                                   {"callable", t_callable},
-                                   {"defined", t_defined},
-                                   {"divisibleby", t_divisibleby},
-                                   {"eq", t_eq},
-                                   {"equalto", t_eq},
-                                   {"==", t_eq},
-                                   {"escaped", t_escaped},
-                                   {"even", t_even},
-                                   {"false", t_false},
-                                   {"filter", t_filter},
-                                   {"float", t_float},
-                                   {"ge", t_ge},
-                                   {">=", t_ge},
-                                   {"gt", t_gt},
-                                   {"greaterthan", t_gt},
-                                   {">", t_gt},
-                                   {"in", t_in},
-                                   {"integer", t_integer},
-                                   {"iterable", t_iterable},
-                                   {"le", t_le},
-                                   {"<=", t_le},
-                                   {"lower", t_lower},
-                                   {"lt", t_lt},
-                                   {"lessthan", t_lt},
-                                   {"<", t_lt},
-                                   {"mapping", t_mapping},
-                                   {"ne", t_ne},
-                                   {"!=", t_ne},
-                                   {"none", t_none},
-                                   {"number", t_number},
-                                   {"odd", t_odd},
-                                   {"sameas", t_sameas},
-                                   {"sequence", t_sequence},
-                                   {"string", t_string},
-                                   {"test", t_test},
-                                   {"true", t_true},
-                                   {"undefined", t_undefined},
-                                   {"upper", t_upper},
-                                   {NULL, NULL}};
+static const test_entry TESTS[] = {{"boolean", t_boolean, 0},
+                                   {"callable", t_callable, 0},
+                                   {"defined", t_defined, 0},
+                                   {"divisibleby", t_divisibleby, 1},
+                                   {"eq", t_eq, 1},
+                                   {"equalto", t_eq, 1},
+                                   {"==", t_eq, 1},
+                                   {"escaped", t_escaped, 0},
+                                   {"even", t_even, 0},
+                                   {"false", t_false, 0},
+                                   {"filter", t_filter, 0},
+                                   {"float", t_float, 0},
+                                   {"ge", t_ge, 1},
+                                   {">=", t_ge, 1},
+                                   {"gt", t_gt, 1},
+                                   {"greaterthan", t_gt, 1},
+                                   {">", t_gt, 1},
+                                   {"in", t_in, 1},
+                                   {"integer", t_integer, 0},
+                                   {"iterable", t_iterable, 0},
+                                   {"le", t_le, 1},
+                                   {"<=", t_le, 1},
+                                   {"lower", t_lower, 0},
+                                   {"lt", t_lt, 1},
+                                   {"lessthan", t_lt, 1},
+                                   {"<", t_lt, 1},
+                                   {"mapping", t_mapping, 0},
+                                   {"ne", t_ne, 1},
+                                   {"!=", t_ne, 1},
+                                   {"none", t_none, 0},
+                                   {"number", t_number, 0},
+                                   {"odd", t_odd, 0},
+                                   {"sameas", t_sameas, 1},
+                                   {"sequence", t_sequence, 0},
+                                   {"string", t_string, 0},
+                                   {"test", t_test, 0},
+                                   {"true", t_true, 0},
+                                   {"undefined", t_undefined, 0},
+                                   {"upper", t_upper, 0},
+                                   {NULL, NULL, 0}};
 
 const filter_entry *mg__find_filter(const char *name)
 {

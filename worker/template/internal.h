@@ -220,6 +220,8 @@ struct node {
     uint8_t op;
     bool negate, recursive;
     uint8_t uses; /* NK_MACRO/NK_CALLBLOCK: USES_* names its body reads */
+    bool konst;   /* NK_SLICE of constants: Jinja2 folds it at compile time with
+                     environment.getitem, which turns a TypeError into Undefined */
     int line, col;
     node *a, *b, *c, *target;
     const char *name;
@@ -293,6 +295,7 @@ typedef struct filter_entry {
 typedef struct test_entry {
     const char *name;
     test_fn fn;
+    int nargs; /* positional arguments after the value (more is a TypeError) */
 } test_entry;
 const filter_entry *mg__find_filter(const char *name);
 const test_entry *mg__find_test(const char *name);

@@ -38,7 +38,7 @@ _Noreturn static void lfail(lx *L, size_t off, const char *msg)
 {
     int line, col;
     pos_of(L, off, &line, &col);
-    mg__fail(L->a, MG_EFORMAT, "%d:%d: %s", line, col, msg);
+    mg__fail(L->a, MG_EFORMAT, "%d:%d: TemplateSyntaxError: %s", line, col, msg);
 }
 
 static token *push(lx *L, int type, size_t off)

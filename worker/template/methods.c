@@ -637,7 +637,11 @@ jv mg__python_format(rctx *r, const node *n, jv fmtv, jargs *a)
             mg__rfail(r, n, "ValueError: unsupported format character '%c'", conv);
         }
     }
-    if (ai < a->npos && mapping.t != JT_DICT)
+    /* Python skips this check when the single argument has __getitem__ and is
+     * not a tuple or str (it might be a mapping): lists, dicts, Undefined */
+    bool maplike = a->npos == 1 &&
+                   (a->pos[0].t == JT_LIST || a->pos[0].t == JT_DICT || a->pos[0].t == JT_UNDEF);
+    if (ai < a->npos && !maplike)
         mg__rfail(r, n, "TypeError: not all arguments converted during string formatting");
     return jv_strbuf(r, &o);
 }

@@ -31,7 +31,7 @@ _Noreturn static void pfail(ps *P, const token *t, const char *fmt, ...)
     va_start(ap, fmt);
     vsnprintf(msg, sizeof msg, fmt, ap);
     va_end(ap);
-    mg__fail(P->a, MG_EFORMAT, "%d:%d: %s", t->line, t->col, msg);
+    mg__fail(P->a, MG_EFORMAT, "%d:%d: TemplateSyntaxError: %s", t->line, t->col, msg);
 }
 
 static const token *cur(ps *P)
@@ -282,6 +282,50 @@ static node *parse_subscript_arg(ps *P)
     node *s = mk(P, NK_SLICE, t);
     for (int i = 0; i < 3; i++) nl_push(P, &s->kids, parts[i]);
     return s;
+}
+
+/* Whether Jinja2's optimizer can fold the expression to a constant. */
+static bool is_const(const node *n, int depth)
+{
+    if (!n) return true;
+    if (depth > MAX_NESTING) return false;
+    switch (n->kind) {
+    case NK_LIT:
+        return true;
+    case NK_LIST:
+    case NK_TUPLE:
+    case NK_DICT:
+    case NK_CONCAT:
+    case NK_COMPARE:
+    case NK_SLICE:
+        for (int i = 0; i < n->kids.n; i++)
+            if (!is_const(n->kids.v[i], depth + 1)) return false;
+        return is_const(n->a, depth + 1);
+    case NK_UNARY:
+    case NK_NOT:
+    case NK_BINOP:
+    case NK_AND:
+    case NK_OR:
+    case NK_COND:
+    case NK_GETATTR:
+    case NK_GETITEM:
+        return is_const(n->a, depth + 1) && is_const(n->b, depth + 1) && is_const(n->c, depth + 1);
+    case NK_FILTER:
+    case NK_TEST:
+        if (n->args.star || n->args.dstar) return false;
+        /* filters that take the context (@pass_context) never fold */
+        if (n->kind == NK_FILTER &&
+            (!strcmp(n->name, "map") || !strcmp(n->name, "select") || !strcmp(n->name, "reject") ||
+             !strcmp(n->name, "selectattr") || !strcmp(n->name, "rejectattr")))
+            return false;
+        for (int i = 0; i < n->args.pos.n; i++)
+            if (!is_const(n->args.pos.v[i], depth + 1)) return false;
+        for (int i = 0; i < n->args.kwval.n; i++)
+            if (!is_const(n->args.kwval.v[i], depth + 1)) return false;
+        return n->a && is_const(n->a, depth + 1);
+    default:
+        return false;
+    }
 }
 
 static node *parse_postfix(ps *P, node *x)
@@ -732,7 +776,9 @@ static node *parse_if(ps *P, const token *t)
 {
     node *root = mk(P, NK_IF, t), *x = root;
     for (;;) {
-        x->a = parse_tuple(P, true, false, NULL);
+        /* as Jinja2: the test of if/elif is parsed without conditional
+         * expressions, so `{% if a if b else c %}` is a syntax error */
+        x->a = parse_tuple(P, false, false, NULL);
         expect_block_end(P);
         x->body = subparse(P, END_IF);
         const token *e = next(P);
@@ -1001,6 +1047,51 @@ static nodelist subparse(ps *P, const char *const *ends)
     }
 }
 
+/* Jinja2's optimizer folds a constant expression when its value has a safe
+ * repr (so never an Undefined), and an output `{{ }}` whose whole expression
+ * is constant prints its folded value. Folding evaluates subscripts through
+ * environment.getitem, where a TypeError gives Undefined; at run time a
+ * slice raises it. So a constant slice yields Undefined only below a folded
+ * node: a test, `not`, a comparison or `~` (always safe values), a filter
+ * (`| length` of Undefined is 0; approximated as always safe), or the root
+ * of an output. */
+static bool folds_safely(const node *n)
+{
+    return n->kind == NK_TEST || n->kind == NK_NOT || n->kind == NK_COMPARE ||
+           n->kind == NK_CONCAT || n->kind == NK_FILTER;
+}
+
+static void mark_folds(node *n, bool folded, bool output_root, int depth);
+static void mark_list(nodelist *l, int depth)
+{
+    for (int i = 0; i < l->n; i++) mark_folds(l->v[i], false, false, depth + 1);
+}
+
+static void mark_folds(node *n, bool folded, bool output_root, int depth)
+{
+    if (!n || depth > 4 * MAX_NESTING) return;
+    bool expr = n->kind <= NK_CONCAT;
+    bool f = expr && is_const(n, 0) && (folded || output_root || folds_safely(n));
+    if (n->kind == NK_SLICE) n->konst = f;
+    if (n->kind == NK_OUTPUT) {
+        mark_folds(n->a, false, true, depth + 1);
+    } else {
+        mark_folds(n->a, f, false, depth + 1);
+        mark_folds(n->b, f, false, depth + 1);
+        mark_folds(n->c, f, false, depth + 1);
+    }
+    for (int i = 0; i < n->kids.n; i++) mark_folds(n->kids.v[i], f, false, depth + 1);
+    for (int i = 0; i < n->args.pos.n; i++) mark_folds(n->args.pos.v[i], f, false, depth + 1);
+    for (int i = 0; i < n->args.kwval.n; i++) mark_folds(n->args.kwval.v[i], f, false, depth + 1);
+    mark_folds(n->args.star, false, false, depth + 1);
+    mark_folds(n->args.dstar, false, false, depth + 1);
+    mark_folds(n->target, false, false, depth + 1);
+    mark_list(&n->body, depth);
+    mark_list(&n->orelse, depth);
+    mark_list(&n->params, depth);
+    mark_list(&n->defaults, depth);
+}
+
 node *mg__parse(mg__arena *a, const tokens *toks)
 {
     ps P = {.a = a, .t = toks->v, .n = toks->n};
@@ -1008,5 +1099,6 @@ node *mg__parse(mg__arena *a, const tokens *toks)
     root->kind = NK_BLOCK;
     root->line = root->col = 1;
     root->body = subparse(&P, NULL);
+    mark_folds(root, false, false, 0);
     return root;
 }
