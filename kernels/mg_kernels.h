@@ -60,7 +60,11 @@ void mg_kpool_run(mg_kpool *p, int n, void (*fn)(int i, void *arg), void *arg);
 
 /* ---- ops ------------------------------------------------------------------------ */
 
-/* y[n, m] = x[n, k] @ W[m, k]^T  (+ y when accumulate). pool may be NULL. */
+/* y[n, m] = x[n, k] @ W[m, k]^T  (+ y when accumulate). pool may be NULL.
+ * Runs the AVX2/FMA/F16C kernel when the CPU has it (register tiles of 8x1
+ * for n = 1, 4x3 otherwise; weights widened in registers), else a portable
+ * one; rows of W are split over the pool when the product is big enough to
+ * pay for waking it. Agrees with _ref up to summation order. */
 void mg_k_matmul(mg_kpool *pool, float *y, const float *x, const void *W, mg_dtype wt, int n, int k,
                  int m, bool accumulate);
 void mg_k_matmul_ref(float *y, const float *x, const void *W, mg_dtype wt, int n, int k, int m,
