@@ -5,6 +5,12 @@
 
 typedef void (*attn_row_fn)(const mg__attn_args *a, int i, int h, float *scratch);
 
+/* The model store validates head counts; a violation here is a bug. */
+static void check_heads(int n_heads, int n_kv_heads)
+{
+    MG_ASSERT(n_kv_heads > 0 && n_heads % n_kv_heads == 0);
+}
+
 static attn_row_fn pick_row(void)
 {
 #if defined(__x86_64__)
@@ -19,6 +25,7 @@ void mg_k_attention(float *out, const float *q, const float *k, const float *v, 
 {
     mg__attn_args a = {out,    q,       k,          v,        n_q,   n_kv,
                        q_pos0, n_heads, n_kv_heads, head_dim, scale, window};
+    check_heads(n_heads, n_kv_heads);
     attn_row_fn row = pick_row();
     for (int i = 0; i < n_q; i++)
         for (int h = 0; h < n_heads; h++) row(&a, i, h, scratch);
@@ -51,6 +58,7 @@ void mg_k_attention_pool(mg_kpool *pool, float *out, const float *q, const float
         .a = {out, q, k, v, n_q, n_kv, q_pos0, n_heads, n_kv_heads, head_dim, scale, window},
         .row = pick_row(),
         .scratch = scratch};
+    check_heads(n_heads, n_kv_heads);
     int total = n_q * n_heads;
     if (total <= 0) return;
     int items = mg_kpool_size(pool);
