@@ -5,8 +5,9 @@ in fp32 on the same model, batch, prompt length and generated tokens.
     python3 tools/bench_hf.py --model ~/.cache/moegen/smollm2 --batch 1 \
         --prompt-tokens 128 --gen-tokens 64 --threads 2 [--json]
 
-Prefill = generate(max_new_tokens=1); decode = the rest of
-generate(max_new_tokens=G, min_new_tokens=G) (eos ignored, greedy, KV cache).
+One generate(max_new_tokens=G, min_new_tokens=G) call (eos ignored, greedy,
+KV cache); a stopping criterion timestamps every step, so prefill = start ->
+first token and decode = first token -> last token, from the same call.
 Prompts are pseudo-random ids with BOS first, as moegen bench makes them.
 """
 import argparse
@@ -15,7 +16,18 @@ import resource
 import time
 
 import torch
-from transformers import AutoModelForCausalLM
+from transformers import AutoModelForCausalLM, StoppingCriteria, StoppingCriteriaList
+
+
+class Stamps(StoppingCriteria):
+    """Called after every generated token: records when."""
+
+    def __init__(self):
+        self.t = []
+
+    def __call__(self, input_ids, scores, **kw):
+        self.t.append(time.time())
+        return torch.zeros(input_ids.shape[0], dtype=torch.bool)
 
 
 def main():
@@ -42,14 +54,14 @@ def main():
     mask = torch.ones_like(ids)
     kw = dict(attention_mask=mask, do_sample=False, pad_token_id=0)
     m.generate(ids[:, :8], max_new_tokens=2, min_new_tokens=2, **kw)  # warm-up
+    stamps = Stamps()
     t = time.time()
-    m.generate(ids, max_new_tokens=1, min_new_tokens=1, **kw)
-    pre = time.time() - t
-    t = time.time()
-    out = m.generate(ids, max_new_tokens=a.gen_tokens, min_new_tokens=a.gen_tokens, **kw)
-    total = time.time() - t
+    out = m.generate(ids, max_new_tokens=a.gen_tokens, min_new_tokens=a.gen_tokens,
+                     stopping_criteria=StoppingCriteriaList([stamps]), **kw)
     assert out.shape[1] == a.prompt_tokens + a.gen_tokens
-    dec = max(total - pre, 1e-9)
+    assert len(stamps.t) == a.gen_tokens
+    pre = stamps.t[0] - t
+    dec = max(stamps.t[-1] - stamps.t[0], 1e-9)
     r = dict(model=a.model, batch=a.batch, prompt_tokens=a.prompt_tokens,
              gen_tokens=a.gen_tokens, threads=torch.get_num_threads(), load_s=load,
              prefill_s=pre, prefill_tok_s=a.batch * a.prompt_tokens / pre, decode_s=dec,
@@ -58,7 +70,8 @@ def main():
     if a.json:
         print(json.dumps(r))
     else:
-        print(f"hf transformers {torch.__version__}  batch {a.batch}  prompt {a.prompt_tokens}"
+        import transformers
+        print(f"transformers {transformers.__version__} torch {torch.__version__}  batch {a.batch}  prompt {a.prompt_tokens}"
               f"  gen {a.gen_tokens}  threads {r['threads']}")
         print(f"prefill  {r['prefill_tok_s']:8.1f} tok/s  ({pre:.3f} s)")
         print(f"decode   {r['decode_tok_s']:8.1f} tok/s  ({dec:.3f} s)")
