@@ -97,18 +97,18 @@ typedef struct mg_token_event {
     int32_t token;    /* -1 when the event only reports a finish */
     mg_finish finish; /* != NONE on the sequence's last event */
     int n_prompt, n_generated;
-    int expert; /* expert used (-1: none/mixed; see experts[] in the finish event) */
+    int expert; /* expert generating (router: the voted one); -1 for base, ensemble, mix */
 } mg_token_event;
 
 typedef struct mg_engine_params {
     int n_threads;     /* 0 = all cores */
     int max_batch;     /* sequences decoded together */
-    int max_seq_len;   /* KV cache length per sequence; 0 = model max (capped) */
-    int prefill_chunk; /* prompt tokens per prefill step */
+    int max_seq_len;   /* KV positions per sequence at most; 0 = n_prompt + max_new_tokens */
+    int prefill_chunk; /* prompt tokens per step, shared by the prefilling requests */
     /* Merge expert `merge_expert` into the base weights once (fp32 copies of
      * the adapted projections). Requests must then resolve to that expert
-     * alone (single:N, round_robin on a one-expert model, router on a
-     * one-expert model); anything else is refused at submit. */
+     * alone (single:N, round_robin, router on a one-expert model); anything
+     * else is refused at submit. */
     bool merge_single;
     int merge_expert; /* used when merge_single */
 } mg_engine_params;
@@ -120,13 +120,22 @@ typedef struct mg_engine mg_engine;
 int mg_engine_new(const mg_model *model, const mg_engine_params *p, mg_engine **out, mg_error *err);
 void mg_engine_free(mg_engine *e);
 
+/* Queues a request (prompt copied). Refused, with nothing queued, for an empty
+ * prompt, an id outside the vocabulary, a live duplicate id, bad sampling
+ * values, a prompt that leaves no room under max_seq_len, or a strategy that
+ * does not fit the model (mg_strategy_check). Caches are allocated when the
+ * request enters the batch, not here. */
 int mg_engine_submit(mg_engine *e, const mg_request *r, mg_error *err);
 /* Ends a request at the next step with MG_FINISH_CANCEL; unknown ids are ignored. */
 void mg_engine_cancel(mg_engine *e, uint64_t id);
 /* Number of requests not yet finished. */
 int mg_engine_active(const mg_engine *e);
 /* Runs one step (prefill chunks and/or one decode step for every running
- * sequence) and reports the new tokens and finishes. */
+ * sequence) and reports the new tokens and finishes: one event per generated
+ * token, the last carrying the finish. Events that do not fit in max_events
+ * are kept and delivered by the next calls (which compute nothing until the
+ * backlog is out). Errors: -ENOMEM (a request entering the batch stays
+ * queued), MG_ERANGE (internal cache overflow). */
 int mg_engine_step(mg_engine *e, mg_token_event *events, int max_events, int *n_events,
                    mg_error *err);
 
