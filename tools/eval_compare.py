@@ -248,6 +248,44 @@ def cmd_run(a):
     return 1 if diffs else 0
 
 
+def cmd_sanitize(a):
+    """Wraps every sample of a sample file in chat-style text (four styles) and
+    compares moegen's sanitize.py with evalplus.sanitize (tree-sitter)."""
+    from evalplus.sanitize import sanitize as ts_sanitize
+    here = os.path.dirname(os.path.abspath(__file__))
+    src = open(os.path.join(here, "..", "coordinator", "evaluate", "sanitize.py")).read()
+    g = {}
+    exec(src.rsplit("\nmain()", 1)[0], g)
+    _, tasks = read_dataset(a.data)
+    tasks = {t["task_id"]: t for t in tasks}
+    rng = random.Random(a.seed)
+    n = bad = 0
+    t_ts = t_ast = 0.0
+    for line in open(a.samples):
+        r = json.loads(line)
+        t = tasks[r["task_id"]]
+        code = r["solution"] if "solution" in r else t["prompt"] + r["completion"]
+        ep = t["entry_point"]
+        style = rng.randrange(4)
+        text = [code,
+                "Here is the solution:\n```python\n" + code + "\n```\nIt works because of reasons.",
+                "```python\n" + code + "\n\nprint(%s(1))\nassert True\n```\n" % ep,
+                "Sure!\n\n```python\n" + code + "\n\nif __name__ == '__main__':\n"
+                "    import doctest\n    doctest.testmod()\n```\nDone."][style]
+        t0 = time.time()
+        want = ts_sanitize(text, ep)
+        t1 = time.time()
+        got = g["sanitize"](text, ep)
+        t2 = time.time()
+        t_ts, t_ast = t_ts + t1 - t0, t_ast + t2 - t1
+        n += 1
+        if want != got:
+            bad += 1
+            print("DIFF %s\n  evalplus %r\n  moegen   %r" % (r["task_id"], want, got))
+    print("cases %d, differences %d (tree-sitter %.1f s, ast %.1f s)" % (n, bad, t_ts, t_ast))
+    return 1 if bad else 0
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = ap.add_subparsers(dest="cmd", required=True)
@@ -263,8 +301,12 @@ def main():
     r.add_argument("--warm", action="store_true")
     r.add_argument("--swallow", type=float, default=0.0,
                    help="share of samples that swallow the alarm (timeouts; slow)")
+    z = sub.add_parser("sanitize")
+    z.add_argument("--samples", required=True)
+    z.add_argument("--data", required=True)
+    z.add_argument("--seed", type=int, default=3)
     a = ap.parse_args()
-    sys.exit(cmd_run(a))
+    sys.exit(cmd_run(a) if a.cmd == "run" else cmd_sanitize(a))
 
 
 if __name__ == "__main__":
