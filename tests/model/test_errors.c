@@ -13,6 +13,8 @@
 
 static mg_error ERR;
 
+TestSuite(model_errors, .fini = tu_cleanup);
+
 /* Loads dir (with an optional base folder) and expects failure `code`, with a
  * one-line message containing every string in `want` (NULL-terminated). */
 static void expect_fail(const char *dir, const char *base, int code, const char *const *want)

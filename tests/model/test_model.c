@@ -15,6 +15,8 @@
 #include "mg_model.h"
 #include "testutil.h"
 
+TestSuite(model, .fini = tu_cleanup);
+
 static mg_model *load_ex(const char *fixture, const char *base, int dtype)
 {
     char path[512], bpath[512];

@@ -21,6 +21,7 @@ static void setup(void)
 static void teardown(void)
 {
     mg__pk_free_all(&A);
+    tu_cleanup();
 }
 
 #define PK(lit) mg__pk_parse(&A, "data.pkl", (const uint8_t *)(lit), sizeof(lit) - 1, &OUT, &ERR)

@@ -94,17 +94,19 @@ int tz_write(const char *path, const tz_entry *e, int n)
     return 0;
 }
 
-/* Scratch folders are removed when the test process exits. */
-static char made[16][64];
+/* Scratch folders made by this test; tu_cleanup (each suite's .fini: Criterion
+ * workers end without running atexit handlers) removes them. */
+static char made[64][64];
 static int n_made;
 
-static void cleanup(void)
+void tu_cleanup(void)
 {
     for (int i = 0; i < n_made; i++) {
         char cmd[128];
         snprintf(cmd, sizeof cmd, "rm -rf '%s'", made[i]);
         if (system(cmd) != 0) fprintf(stderr, "could not remove %s\n", made[i]);
     }
+    n_made = 0;
 }
 
 const char *tu_tmpdir(void)
@@ -112,8 +114,8 @@ const char *tu_tmpdir(void)
     static char dir[64];
     snprintf(dir, sizeof dir, "/tmp/mg_model_test.XXXXXX");
     cr_assert(mkdtemp(dir), "mkdtemp failed");
-    if (n_made == 0) atexit(cleanup);
-    if (n_made < 16) snprintf(made[n_made++], sizeof made[0], "%s", dir);
+    cr_assert_lt(n_made, 64, "too many scratch folders in one test");
+    snprintf(made[n_made++], sizeof made[0], "%s", dir);
     return dir;
 }
 

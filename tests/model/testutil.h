@@ -22,8 +22,10 @@ extern bool tz_zip64;
 int tz_write(const char *path, const tz_entry *e, int n);
 /* Builds a zip in memory (malloc'd, *len set). */
 uint8_t *tz_build(const tz_entry *e, int n, size_t *len);
-/* A fresh scratch folder (mkdtemp); the path is static until the next call. */
+/* A fresh scratch folder (mkdtemp); the path is static until the next call.
+ * Every suite that makes them sets .fini = tu_cleanup, which removes them. */
 const char *tu_tmpdir(void);
+void tu_cleanup(void);
 /* cp -r FIX/<fixture> <dst> */
 void tu_copy_fixture(const char *fixture, const char *dst);
 /* Reads/writes whole files. */
