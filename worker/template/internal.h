@@ -1,9 +1,13 @@
 /* internal.h — private declarations of the Jinja renderer (mg_template).
  *
- * Data flow: lexer.c (source -> tokens, whitespace control) -> parser.c
- * (tokens -> AST) -> eval.c (AST -> text) using value.c (the Python value
- * model), filters.c (filters and tests) and methods.c (str/dict/list methods
- * and globals). chat.c wraps it for tokenizer_config.json.
+ * Data flow: lexer.c (source -> tokens, whitespace control) -> parser.c +
+ * parse_expr.c (tokens -> AST, parser.h) -> eval.c (AST -> text: scopes,
+ * calls, statements, the public entry points) using value.c (the Python value
+ * model, printing, JSON out), access.c (attributes, items, slices), ops.c
+ * (operators), filters.c / filters_seq.c (filters), tests.c (tests),
+ * methods.c (str/dict/list methods), format.c (str.format and "%"),
+ * globals.c (range, namespace, ...), jsonparse.c (JSON text in).
+ * chat.c wraps it for tokenizer_config.json.
  *
  * Memory: every AST node and every runtime value lives in an arena that is
  * freed as a whole (the template's arena, or one arena per render). Errors
@@ -83,6 +87,13 @@
 #define sb_putc              mg__tpl_sb_putc
 #define sb_puts              mg__tpl_sb_puts
 #define utf8_count           mg__tpl_utf8_count
+#define mg__slice            mg__tpl_slice
+#define mg__arith            mg__tpl_arith
+#define mg__compare          mg__tpl_compare
+#define mg__need_str         mg__tpl_need_str
+#define mg__need_int         mg__tpl_need_int
+#define mg__enc              mg__tpl_enc
+#define mg__str_format       mg__tpl_str_format
 
 /* ---- arena ----------------------------------------------------------------- */
 
@@ -298,6 +309,7 @@ typedef struct test_entry {
     int nargs; /* positional arguments after the value (more is a TypeError) */
 } test_entry;
 const filter_entry *mg__find_filter(const char *name);
+extern const filter_entry mg__seq_filters[]; /* filters_seq.c */
 const test_entry *mg__find_test(const char *name);
 
 /* ---- runtime (eval.c) -------------------------------------------------------- */
@@ -402,6 +414,9 @@ jv jv_getattr(rctx *r, const node *n, jv obj, const char *name);
 jv jv_getitem(rctx *r, const node *n, jv obj, jv key);
 jv jv_call(rctx *r, const node *n, jv fn, jargs *a);
 jv jv_undef_attr(rctx *r, jv obj, const char *name);
+jv mg__slice(rctx *r, const node *n, jv obj, jv start, jv stop, jv step); /* access.c */
+jv mg__arith(rctx *r, const node *n, int op, jv a, jv b);                 /* ops.c */
+bool mg__compare(rctx *r, const node *n, int op, jv a, jv b);             /* ops.c */
 _Noreturn void mg__undef_fail(rctx *r, const node *n, jv u);
 
 /* methods.c */
@@ -414,6 +429,15 @@ jv mg__case(rctx *r, jv s, char mode); /* 'u' upper 'l' lower 't' title 'c' capi
 jv mg__strip(rctx *r, jv s, const jstr *chars, int which); /* 1 left, 2 right, 3 both */
 jv mg__split(rctx *r, const node *n, jv s, const jstr *sep, int64_t maxsplit, bool right);
 jv mg__replace(rctx *r, const node *n, jv s, const jstr *old, const jstr *new_, int64_t count);
+/* shared by methods.c, format.c, globals.c */
+typedef struct method_entry {
+    const char *name;
+    builtin_fn fn;
+} method_entry;
+const jstr *mg__need_str(rctx *r, const node *n, jv v, const char *what);
+int64_t mg__need_int(rctx *r, const node *n, jv v, const char *what);
+void mg__enc(rctx *r, sbuf *b, int32_t cp);                   /* appends one code point as UTF-8 */
+jv mg__str_format(rctx *r, const node *n, jv self, jargs *a); /* str.format */
 /* argument helpers */
 jv arg_get(jargs *a, int pos, const char *kw, jv dflt);
 void arg_check(rctx *r, const node *n, jargs *a, const char *fname, int maxpos,
