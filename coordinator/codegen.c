@@ -458,9 +458,20 @@ int mg_codegen_run(const mg_codegen_params *p, mg_codegen_result *res, mg_error 
         }
         if (rc == 0) rc = run_loop(&run, err);
         if (rc == 0 && run.result) rc = mg_error_set(err, run.result, "%s", run.fatal.msg);
-        if (!p->quiet && run.t0 > 0) print_progress(&run, true);
+        if (!p->quiet && (rc == 0 || rc == MG_EINTERRUPTED)) print_progress(&run, true);
     }
     double wall = mg__now() - run.t0;
+    bool failed = rc < 0 && rc != MG_EINTERRUPTED;
+    for (int i = 0; failed && run.outputs && i < run.n_outputs; i++) {
+        /* A run that failed before writing anything leaves no empty files. */
+        cg_output *o = &run.outputs[i];
+        if (o->created && o->generated == 0 && o->path) {
+            unlink(o->path);
+            unlink(o->raw_path);
+            free(o->summary_path);
+            o->summary_path = NULL;
+        }
+    }
     if (run.outputs) {
         for (int i = 0; i < run.n_outputs; i++) {
             mg_error serr = {0};

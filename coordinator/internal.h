@@ -32,6 +32,8 @@ typedef struct cg_output {
     long finish[5];      /* by mg_msg_finish */
     long *expert_hist;   /* [MG_MSG_MAX_EXPERTS + 1]; last = no expert */
     int max_expert_seen; /* highest expert index in expert_hist */
+    bool created;        /* this run created the files (removed again if a failed run leaves
+                          * them empty) */
 } cg_output;
 
 /* Opens (creating) the two files, makes them the same number of whole lines

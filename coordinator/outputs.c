@@ -102,6 +102,8 @@ int mg__output_open(cg_output *o, const mg_codegen_params *p, const mg_dataset *
     /* "<id>.jsonl" -> "<id>.summary.json" */
     memcpy(o->summary_path, o->path, pl - strlen(".jsonl"));
     strcpy(o->summary_path + pl - strlen(".jsonl"), ".summary.json");
+    struct stat st;
+    o->created = stat(o->path, &st) < 0 && stat(o->raw_path, &st) < 0;
     if ((rc = equalize(o->path, o->raw_path, err)) < 0) return rc;
     if ((rc = mg_sample_file_open(o->raw_path, &o->raw, err)) < 0) return rc;
     if ((rc = mg_sample_file_open(o->path, &o->f, err)) < 0) return rc;

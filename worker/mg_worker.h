@@ -39,6 +39,9 @@ typedef struct mg_worker_params {
     int n_threads;          /* engine threads; 0 = all cores */
     int max_batch;          /* sequences decoded together */
     int max_seq_len;        /* KV length per sequence; 0 = engine default */
+    /* Optional: set when a failure was reported to the coordinator as an
+     * ERROR message (so main need not print it again). */
+    bool *error_sent;
 } mg_worker_params;
 
 mg_worker_params mg_worker_default_params(void);

@@ -456,7 +456,7 @@ int mg_worker_run(const mg_worker_params *p, mg_error *err)
     if (rc == 0) {
         rc = load(&w, err);
         if (rc < 0) {
-            send_error(&w, 0, rc, err->msg);
+            if (send_error(&w, 0, rc, err->msg) == 0 && p->error_sent) *p->error_sent = true;
         } else {
             mg_msg_ready r = {.n_experts = (uint32_t)w.model->n_experts};
             snprintf(r.desc, sizeof r.desc, "%s, %d experts, %s",
@@ -466,7 +466,8 @@ int mg_worker_run(const mg_worker_params *p, mg_error *err)
             while ((rc = mg_msg_send_ready(w.res, &r)) == MG_EAGAIN)
                 if ((rc = wait_room(&w, sizeof r)) < 0) break;
             if (rc == 0) rc = loop(&w, err);
-            if (rc < 0 && !w.peer_gone) send_error(&w, 0, rc, err->msg);
+            if (rc < 0 && !w.peer_gone && send_error(&w, 0, rc, err->msg) == 0 && p->error_sent)
+                *p->error_sent = true;
         }
     }
     while (w.n_live) remove_sample(&w, w.n_live - 1);

@@ -57,8 +57,12 @@ static int run(int argc, char **argv)
     p.n_threads = (int)threads;
     p.max_batch = (int)batch;
     mg_error err = {0};
+    bool sent = false;
+    p.error_sent = &sent;
     rc = mg_worker_run(&p, &err);
     if (rc < 0) {
+        /* The coordinator prints what it was told; otherwise say it here. */
+        if (sent) return MG_EXIT_FAIL;
         fprintf(stderr, "moegen worker %d: %s (%s)\n", p.index, err.msg, mg_err_name(rc));
         return MG_EXIT_FAIL;
     }

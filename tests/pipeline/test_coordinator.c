@@ -61,11 +61,13 @@ Test(coordinator, crashing_workers_stop_the_run, .timeout = 60)
     cr_assert_eq(rc, MG_ECHILD, "%s", err.msg);
     cr_assert(strstr(err.msg, "exited with status 3, 3 times in a row"), "%s", err.msg);
     cr_assert_eq(res.samples_written, 0);
-    /* The (empty) outputs exist, nothing half-written. */
+    /* Nothing was generated: the files this run created are gone again. */
     char out[900];
-    snprintf(out, sizeof out, "%s/custom/%s", root, "");
+    snprintf(out, sizeof out, "%s/custom", root);
     DIR *dir = opendir(out);
     cr_assert_not_null(dir);
+    struct dirent *e;
+    while ((e = readdir(dir))) cr_assert(e->d_name[0] == '.', "left behind: %s", e->d_name);
     closedir(dir);
     rm_tree(d);
 }
