@@ -87,6 +87,7 @@ DEF_TILE(1, 1)
 DEF_TILE(4, 3)
 DEF_TILE(4, 2)
 DEF_TILE(1, 3)
+DEF_TILE(2, 4)
 
 /* Every x row against the 4 W rows [j, j + 4) over [k0, k1). With more than
  * one x tile the 4 rows are walked in chunks that stay in L1 (16 KiB of
@@ -102,6 +103,14 @@ INLINE void wtile4(const mg__mm_args *a, int j, int k0, int k1, bool add, const 
         int c1 = k1 - c0 > chunk ? c0 + chunk : k1;
         bool ad = add || c0 > k0;
         int i = 0;
+        /* n = 4 with 16-bit weights: two 2x4 tiles (8 FMA chains each, where
+         * a 4x1 tail has 4) measured 10-25% faster than 4x3 + 4x1; with F32
+         * weights the extra x loads make 2x4 slower, so F32 keeps 4x3 + 4x1. */
+        if (n == 4 && dt != MG_DTYPE_F32) {
+            tile_2x4(a, j, 0, c0, c1, ad, dt);
+            tile_2x4(a, j + 2, 0, c0, c1, ad, dt);
+            i = 4;
+        }
         for (; i + 3 <= n; i += 3) tile_4x3(a, j, i, c0, c1, ad, dt);
         if (n - i == 2) tile_4x2(a, j, i, c0, c1, ad, dt);
         if (n - i == 1) tile_4x1(a, j, i, c0, c1, ad, dt);
