@@ -1,10 +1,7 @@
 /* test_golden.c — every case of ../shared/tokenizers/golden/<name>.jsonl (from
  * the Hugging Face tokenizers library): ids with and without special tokens,
- * both decodes, and the streaming decoder against the full decode. Plus
- * concurrent encoding on one tokenizer from several threads. */
+ * both decodes, and the streaming decoder against the full decode. */
 #include "tok_test_util.h"
-
-#include <pthread.h>
 
 static mg_tokenizer *load_or_skip(const char *name, json_t **cases)
 {
@@ -92,49 +89,4 @@ Test(tokenizer_golden, deepseek_v3, .timeout = 240)
 Test(tokenizer_golden, mistral, .timeout = 240)
 {
     check_all("mistral");
-}
-
-typedef struct worker_arg {
-    const mg_tokenizer *t;
-    json_t *cases;
-    int offset;
-    size_t bad;
-} worker_arg;
-
-static void *worker(void *p)
-{
-    worker_arg *a = p;
-    size_t n = json_array_size(a->cases);
-    for (size_t k = 0; k < n; k++) {
-        json_t *c = json_array_get(a->cases, (k + (size_t)a->offset * 97) % n);
-        json_t *text = json_object_get(c, "text");
-        int32_t *ids;
-        size_t m;
-        mg_error err = {0};
-        if (mg_tokenizer_encode(a->t, json_string_value(text), json_string_length(text), false,
-                                &ids, &m, &err) < 0 ||
-            !tt_ids_eq(json_object_get(c, "ids"), ids, m))
-            a->bad++;
-        free(ids);
-    }
-    return NULL;
-}
-
-/* encode must be safe on one const tokenizer from several threads */
-Test(tokenizer_golden, concurrent_encode, .timeout = 240)
-{
-    json_t *cases;
-    mg_tokenizer *t = load_or_skip("qwen3", &cases);
-    pthread_t th[4];
-    worker_arg args[4];
-    for (int i = 0; i < 4; i++) {
-        args[i] = (worker_arg){t, cases, i, 0};
-        cr_assert_eq(pthread_create(&th[i], NULL, worker, &args[i]), 0);
-    }
-    for (int i = 0; i < 4; i++) {
-        pthread_join(th[i], NULL);
-        cr_expect_eq(args[i].bad, 0, "thread %d: %zu mismatches", i, args[i].bad);
-    }
-    json_decref(cases);
-    mg_tokenizer_free(t);
 }

@@ -12,6 +12,7 @@
 #include "mg_tokenizer.h"
 
 #include <oniguruma.h>
+#include <pthread.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -44,6 +45,7 @@ bool mg__tok_is_numeric(int32_t cp);    /* Rust char::is_numeric: Nd, Nl, No */
 bool mg__tok_is_punct(int32_t cp);      /* ASCII punctuation or Unicode P* */
 
 /* ---- hash maps ---- */
+uint64_t mg__tok_hash_bytes(const char *s, size_t n);
 /* String -> int32 (open addressing; keys point into storage owned elsewhere).
  * Entries live in the slots themselves so a lookup touches one slot and the
  * key bytes (loading gemma3 does 1.8M lookups). */
@@ -249,6 +251,14 @@ struct mg_tokenizer {
     int32_t char_ids[128]; /* single ASCII char tokens, -1 if absent (speed) */
     int32_t *bmp_ids;      /* single-character tokens of the BMP by code point, -1 if absent */
 
+    /* BPE word cache, one per thread (no locking on the encode path): a
+     * pthread key per tokenizer; every cache is also on a registry so that
+     * mg_tokenizer_free releases the caches of threads still alive. */
+    bool cache_ok;
+    pthread_key_t cache_key;
+    pthread_mutex_t cache_mu;
+    struct mg__tok_cache *caches;
+
     /* pipeline */
     mg__tok_norm *normalizer; /* NULL none */
     mg__tok_pre *pre;         /* NULL none */
@@ -313,6 +323,8 @@ int mg__tok_pretokenize(const mg_tokenizer *t, const mg__tok_pre *p, mg__tok_pie
                         mg__tok_pieces *out, mg__tok_arena *a);
 void mg__tok_pre_free(mg__tok_pre *p);
 /* tok_bpe.c */
+int mg__tok_cache_init(mg_tokenizer *t);
+void mg__tok_cache_fini(mg_tokenizer *t);
 int mg__tok_bpe(const mg_tokenizer *t, const char *s, size_t len, mg__tok_ids *out);
 /* tok_decode.c */
 void mg__tok_dec_free(mg__tok_dec *d);

@@ -101,6 +101,152 @@ static const char *char_key(const mg_tokenizer *t, const char *s, size_t k, bool
     return tmp;
 }
 
+/* ---- per-thread word cache ----
+ * Prompts repeat words ("Ġthe", "▁return") within and across calls; the
+ * reference keeps a per-thread cache too. Keys are pieces up to 128 bytes; a
+ * full cache is simply cleared. */
+#define CACHE_SLOTS     16384 /* power of two, twice the entries */
+#define CACHE_ENTRIES   8192
+#define CACHE_KEY_BYTES (512 * 1024)
+#define CACHE_IDS       (128 * 1024)
+#define CACHE_MAX_KEY   128
+
+typedef struct centry {
+    uint64_t hash;
+    uint32_t key_off, key_len, ids_off, n_ids;
+} centry;
+
+typedef struct mg__tok_cache {
+    struct mg__tok_cache *prev, *next;
+    mg_tokenizer *owner;
+    uint32_t *slots; /* entry index + 1, 0 = empty */
+    centry *entries;
+    uint32_t n_entries;
+    char *keys;
+    size_t keys_len;
+    int32_t *ids;
+    size_t ids_len;
+} mg__tok_cache;
+
+static void cache_release(mg__tok_cache *c)
+{
+    free(c->slots);
+    free(c->entries);
+    free(c->keys);
+    free(c->ids);
+    free(c);
+}
+
+/* Thread exit: unregister and free. */
+static void cache_destroy(void *p)
+{
+    mg__tok_cache *c = p;
+    mg_tokenizer *t = c->owner;
+    pthread_mutex_lock(&t->cache_mu);
+    if (c->prev)
+        c->prev->next = c->next;
+    else
+        t->caches = c->next;
+    if (c->next) c->next->prev = c->prev;
+    pthread_mutex_unlock(&t->cache_mu);
+    cache_release(c);
+}
+
+int mg__tok_cache_init(mg_tokenizer *t)
+{
+    if (pthread_mutex_init(&t->cache_mu, NULL) != 0) return 0;
+    if (pthread_key_create(&t->cache_key, cache_destroy) != 0) {
+        pthread_mutex_destroy(&t->cache_mu);
+        return 0; /* no cache: slower, same results */
+    }
+    t->cache_ok = true;
+    return 0;
+}
+
+void mg__tok_cache_fini(mg_tokenizer *t)
+{
+    if (!t->cache_ok) return;
+    pthread_mutex_lock(&t->cache_mu);
+    mg__tok_cache *c = t->caches;
+    while (c) {
+        mg__tok_cache *n = c->next;
+        cache_release(c);
+        c = n;
+    }
+    t->caches = NULL;
+    pthread_mutex_unlock(&t->cache_mu);
+    /* no destructor runs for this key after this (POSIX) */
+    pthread_key_delete(t->cache_key);
+    pthread_mutex_destroy(&t->cache_mu);
+    t->cache_ok = false;
+}
+
+static mg__tok_cache *cache_get(const mg_tokenizer *tc)
+{
+    if (!tc->cache_ok) return NULL;
+    mg__tok_cache *c = pthread_getspecific(tc->cache_key);
+    if (c) return c;
+    /* The registry is the one mutable part of a loaded tokenizer, guarded
+     * by its mutex; encode otherwise only reads. */
+    mg_tokenizer *t = (mg_tokenizer *)tc;
+    c = calloc(1, sizeof *c);
+    if (!c) return NULL;
+    c->owner = t;
+    c->slots = calloc(CACHE_SLOTS, sizeof *c->slots);
+    c->entries = malloc(CACHE_ENTRIES * sizeof *c->entries);
+    c->keys = malloc(CACHE_KEY_BYTES);
+    c->ids = malloc(CACHE_IDS * sizeof *c->ids);
+    if (!c->slots || !c->entries || !c->keys || !c->ids) {
+        cache_release(c);
+        return NULL;
+    }
+    pthread_mutex_lock(&t->cache_mu);
+    c->next = t->caches;
+    if (t->caches) t->caches->prev = c;
+    t->caches = c;
+    pthread_mutex_unlock(&t->cache_mu);
+    if (pthread_setspecific(t->cache_key, c) != 0) {
+        cache_destroy(c);
+        return NULL;
+    }
+    return c;
+}
+
+static const centry *cache_find(const mg__tok_cache *c, const char *s, size_t len, uint64_t h)
+{
+    uint32_t j = (uint32_t)h & (CACHE_SLOTS - 1);
+    while (c->slots[j]) {
+        const centry *e = &c->entries[c->slots[j] - 1];
+        if (e->hash == h && e->key_len == len && !memcmp(c->keys + e->key_off, s, len)) return e;
+        j = (j + 1) & (CACHE_SLOTS - 1);
+    }
+    return NULL;
+}
+
+static void cache_put(mg__tok_cache *c, const char *s, size_t len, uint64_t h, const int32_t *ids,
+                      size_t n)
+{
+    if (n > 4096) return;
+    if (c->n_entries == CACHE_ENTRIES || c->keys_len + len > CACHE_KEY_BYTES ||
+        c->ids_len + n > CACHE_IDS) {
+        memset(c->slots, 0, CACHE_SLOTS * sizeof *c->slots);
+        c->n_entries = 0;
+        c->keys_len = 0;
+        c->ids_len = 0;
+    }
+    centry *e = &c->entries[c->n_entries];
+    *e = (centry){h, (uint32_t)c->keys_len, (uint32_t)len, (uint32_t)c->ids_len, (uint32_t)n};
+    memcpy(c->keys + c->keys_len, s, len);
+    c->keys_len += len;
+    if (n) memcpy(c->ids + c->ids_len, ids, n * sizeof *ids);
+    c->ids_len += n;
+    uint32_t j = (uint32_t)h & (CACHE_SLOTS - 1);
+    while (c->slots[j]) j = (j + 1) & (CACHE_SLOTS - 1);
+    c->slots[j] = ++c->n_entries;
+}
+
+static int bpe_word(const mg_tokenizer *t, const char *s, size_t len, mg__tok_ids *out);
+
 int mg__tok_bpe(const mg_tokenizer *t, const char *s, size_t len, mg__tok_ids *out)
 {
     if (len == 0) return 0;
@@ -108,6 +254,24 @@ int mg__tok_bpe(const mg_tokenizer *t, const char *s, size_t len, mg__tok_ids *o
         int32_t id = mg__tok_strmap_get(&t->vocab, s, len);
         if (id >= 0) return mg__tok_ids_push(out, id);
     }
+    mg__tok_cache *c = len <= CACHE_MAX_KEY ? cache_get(t) : NULL;
+    if (!c) return bpe_word(t, s, len, out);
+    uint64_t h = mg__tok_hash_bytes(s, len);
+    const centry *e = cache_find(c, s, len, h);
+    if (e) {
+        for (uint32_t i = 0; i < e->n_ids; i++)
+            if (mg__tok_ids_push(out, c->ids[e->ids_off + i]) < 0) return MG_ENOMEM;
+        return 0;
+    }
+    size_t start = out->len;
+    int rc = bpe_word(t, s, len, out);
+    if (rc >= 0)
+        cache_put(c, s, len, h, out->len > start ? out->p + start : NULL, out->len - start);
+    return rc;
+}
+
+static int bpe_word(const mg_tokenizer *t, const char *s, size_t len, mg__tok_ids *out)
+{
     sym stack_syms[64];
     word w = {stack_syms, 0, 64};
     char *tmp = NULL;

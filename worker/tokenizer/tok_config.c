@@ -227,6 +227,7 @@ static int new_tokenizer(mg_tokenizer **out)
 {
     mg_tokenizer *t = calloc(1, sizeof *t);
     if (!t) return MG_ENOMEM;
+    mg__tok_cache_init(t);
     t->bos_id = -1;
     t->pad_id = -1;
     t->model_max_length = -1;
@@ -282,6 +283,7 @@ int mg_tokenizer_load(const char *dir, mg_tokenizer **out, mg_error *err)
 void mg_tokenizer_free(mg_tokenizer *t)
 {
     if (!t) return;
+    mg__tok_cache_fini(t);
     free(t->vocab_blob);
     free(t->bmp_ids);
     free(t->id_str);

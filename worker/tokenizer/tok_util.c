@@ -286,7 +286,7 @@ bool mg__tok_is_punct(int32_t c)
 
 /* ---- hash maps ---- */
 
-static inline uint64_t hash_bytes(const char *s, size_t n)
+uint64_t mg__tok_hash_bytes(const char *s, size_t n)
 {
     uint64_t h = 0x9E3779B97F4A7C15ull ^ (n * 0xff51afd7ed558ccdull);
     while (n >= 8) {
@@ -330,7 +330,7 @@ static int strmap_grow(mg__tok_strmap *m)
     if (!slots) return MG_ENOMEM;
     for (uint32_t i = 0; i <= m->mask; i++) {
         if (!m->slots[i].k) continue;
-        uint64_t h = hash_bytes(m->slots[i].k, m->slots[i].len);
+        uint64_t h = mg__tok_hash_bytes(m->slots[i].k, m->slots[i].len);
         uint32_t j = (uint32_t)h & (size - 1);
         while (slots[j].k) j = (j + 1) & (size - 1);
         slots[j] = m->slots[i];
@@ -343,7 +343,7 @@ static int strmap_grow(mg__tok_strmap *m)
 
 int mg__tok_strmap_put(mg__tok_strmap *m, const char *k, uint32_t klen, int32_t v)
 {
-    uint64_t h = hash_bytes(k, klen);
+    uint64_t h = mg__tok_hash_bytes(k, klen);
     uint32_t tag = (uint32_t)(h >> 32), j = (uint32_t)h & m->mask;
     while (m->slots[j].k) {
         mg__tok_strslot *e = &m->slots[j];
@@ -362,7 +362,7 @@ int mg__tok_strmap_put(mg__tok_strmap *m, const char *k, uint32_t klen, int32_t 
 int32_t mg__tok_strmap_get(const mg__tok_strmap *m, const char *k, size_t klen)
 {
     if (!m->slots) return -1;
-    uint64_t h = hash_bytes(k, klen);
+    uint64_t h = mg__tok_hash_bytes(k, klen);
     uint32_t tag = (uint32_t)(h >> 32), j = (uint32_t)h & m->mask;
     while (m->slots[j].k) {
         const mg__tok_strslot *e = &m->slots[j];
