@@ -106,6 +106,8 @@ CASES = [
     ("dict_views", "{{ d.items() }}|{{ d.keys() }}|{{ d.values() }}|{{ d.items() | length }}|{{ d.items()[0] }}|{{ d.keys() | list }}|{{ 'a' in d.keys() }}|{{ [d.items()] }}{{ d.items() == d.items() }}{{ d.keys() == ['a'] }}{{ d.values() == d.values() }}{{ d.items() is sequence }}{{ d.items() | reverse | list }}{{ d.items() | sort }}{{ d.items() | first }}{{ d.items() | last }}", C),
     ("dict_view_tojson_error", "{{ d.values() | tojson }}", C),
     ("dict_view_slice_error", "{{ d.items()[1:] }}", C),
+    ("generator_once", "{% set g = l | select %}{{ g | list }}{{ g | list }}|{% set m = l | map('string') %}{% for x in m %}{{ x }}{% endfor %}{% for x in m %}{{ x }}{% endfor %}|{% set h = l | select %}{% set k = h | map('string') %}{{ h | list }}{{ k | list }}|{% set q = l | select %}{{ q | first }}{{ q | list }}|{% set w = l | select %}{{ 1 in w }}{{ w | list }}|{% set z = l | reject('odd') %}{{ z | join(',') }}{{ z | join(',') }}", {"l": [3, 1, 2]}),
+    ("generator_derived_first", "{% set g = l | select %}{% set h = g | map('string') %}{{ h | list }}{{ g | list }}|{% set u = l | unique %}{{ u | list }}{{ u | list }}", {"l": [3, 1, 3, 2]}),
     ("is_not_tests", "{{ n is not none }}{{ s is not string }}{{ not s is string }}", C),
     ("unicode_upper_special", "{{ 'ǆ straße ﬁ'.upper() }}|{{ 'ǅ'.lower() }}|{{ 'hello wORLD'.title() }}|{{ 'ÉCOLE'.lower() }}", {}),
 ]

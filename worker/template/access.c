@@ -188,6 +188,33 @@ jv mg__slice(rctx *r, const node *n, jv obj, jv a, jv b, jv c)
     mg__rfail(r, n, "TypeError: '%s' object is not subscriptable", jv_typename(obj));
 }
 
+/* A generator derived from one that was consumed first yields nothing: in
+ * Python it would have drawn its items from the exhausted source. */
+static bool stale(const jlist *g)
+{
+    for (const jlist *s = g->src; s; s = s->src)
+        if (s->consumed) return true;
+    return false;
+}
+
+jlist *mg__peek(rctx *r, const node *n, jv v)
+{
+    if ((v.t == JT_LIST || v.t == JT_TUPLE) && v.u.l->generator && stale(v.u.l))
+        return jv_newlist(r, 0).u.l;
+    if (v.t == JT_LIST || v.t == JT_TUPLE) return v.u.l;
+    return jv_iterate(r, n, v);
+}
+
+jv mg__next(rctx *r, jv gen)
+{
+    jlist *g = gen.u.l;
+    if (stale(g) || !g->n) return jv_undef("No first item, sequence was empty.");
+    jv first = g->v[0];
+    memmove(g->v, g->v + 1, (g->n - 1) * sizeof(jv));
+    g->n--;
+    return first;
+}
+
 jlist *jv_iterate(rctx *r, const node *n, jv v)
 {
     switch (v.t) {
@@ -195,6 +222,19 @@ jlist *jv_iterate(rctx *r, const node *n, jv v)
         return jv_newlist(r, 0).u.l;
     case JT_LIST:
     case JT_TUPLE:
+        if (v.u.l->generator) {
+            /* iterable once: hand out the items, leave it (and its sources)
+             * exhausted */
+            jlist *g = v.u.l;
+            jv out = jv_newlist(r, g->n);
+            if (!stale(g))
+                for (size_t i = 0; i < g->n; i++) jl_push(r, out.u.l, g->v[i]);
+            for (jlist *s = g; s; s = s->src) {
+                s->n = 0;
+                s->consumed = true;
+            }
+            return out.u.l;
+        }
         return v.u.l;
     case JT_DICT: {
         jv l = jv_newlist(r, v.u.d->n);

@@ -23,6 +23,14 @@ static jv gen(jv l)
     return l;
 }
 
+/* a generator derived from `src`: consuming it consumes a generator source */
+static jv gen_from(jv l, jv src)
+{
+    l.u.l->generator = true;
+    if ((src.t == JT_LIST || src.t == JT_TUPLE) && src.u.l->generator) l.u.l->src = src.u.l;
+    return l;
+}
+
 /* "a.b.0" -> successive getitem, as jinja2's make_attrgetter */
 static jv attr_path(rctx *r, const node *n, jv item, const char *path)
 {
@@ -216,6 +224,7 @@ F(list)
 }
 F(first)
 {
+    if (v.t == JT_LIST && v.u.l->generator) return mg__next(r, v); /* next(iter(g)) */
     jlist *l = jv_iterate(r, n, v);
     return l->n ? l->v[0] : jv_undef("No first item, sequence was empty.");
 }
@@ -281,7 +290,7 @@ F(unique)
     bool cs = jv_truthy(arg_get(a, 0, "case_sensitive", jv_bool(false)));
     jv at = arg_get(a, 1, "attribute", jv_none());
     const char *attr = at.t == JT_NONE ? NULL : need_attr_name(r, n, at);
-    jlist *l = jv_iterate(r, n, v);
+    jlist *l = mg__peek(r, n, v);
     jv o = jv_newlist(r, 0), seen = jv_newlist(r, 0);
     for (size_t i = 0; i < l->n; i++) {
         jv k = key_of(r, n, l->v[i], attr, cs);
@@ -294,7 +303,7 @@ F(unique)
         jl_push(r, seen.u.l, k);
         jl_push(r, o.u.l, l->v[i]);
     }
-    return gen(o);
+    return gen_from(o, v);
 }
 static jv minmax(rctx *r, const node *n, jv v, jargs *a, bool max)
 {
@@ -362,7 +371,7 @@ F(batch)
         mg__rfail(r, n, "TypeError: batch linecount must be a positive int");
     jv fill = arg_get(a, 1, "fill_with", jv_none());
     bool has_fill = fill.t != JT_NONE;
-    jlist *l = jv_iterate(r, n, v);
+    jlist *l = mg__peek(r, n, v);
     jv o = jv_newlist(r, 0), cur = jv_newlist(r, 0);
     for (size_t i = 0; i < l->n; i++) {
         if ((int64_t)cur.u.l->n == lc.u.i) {
@@ -376,7 +385,7 @@ F(batch)
             while ((int64_t)cur.u.l->n < lc.u.i) jl_push(r, cur.u.l, fill);
         jl_push(r, o.u.l, cur);
     }
-    return gen(o);
+    return gen_from(o, v);
 }
 F(groupby)
 {
@@ -433,7 +442,7 @@ static jv select_impl(rctx *r, const node *n, jv v, jargs *a, bool attr, bool wa
 {
     /* jinja2's select_or_reject starts with `if value:` */
     if (!jv_truthy(v)) return gen(jv_newlist(r, 0));
-    jlist *l = jv_iterate(r, n, v);
+    jlist *l = mg__peek(r, n, v);
     jv o = jv_newlist(r, 0);
     const char *an = NULL;
     if (attr) {
@@ -448,7 +457,7 @@ static jv select_impl(rctx *r, const node *n, jv v, jargs *a, bool attr, bool wa
         if (run_test(r, n, item, tname, a, ti + 1) == want) jl_push(r, o.u.l, l->v[i]);
     }
     mg__step(r, n, l->n);
-    return gen(o);
+    return gen_from(o, v);
 }
 F(select)
 {
@@ -469,7 +478,7 @@ F(rejectattr)
 F(map)
 {
     if (!jv_truthy(v)) return gen(jv_newlist(r, 0)); /* do_map: `if value:` */
-    jlist *l = jv_iterate(r, n, v);
+    jlist *l = mg__peek(r, n, v);
     jv o = jv_newlist(r, l->n);
     jv at = arg_get(a, -1, "attribute", jv_undef(NULL));
     if (at.t != JT_UNDEF) {
@@ -480,7 +489,7 @@ F(map)
             if (x.t == JT_UNDEF && dflt.t != JT_UNDEF) x = dflt;
             jl_push(r, o.u.l, x);
         }
-        return gen(o);
+        return gen_from(o, v);
     }
     if (a->npos < 1) mg__rfail(r, n, "FilterArgumentError: map requires a filter argument");
     if (a->pos[0].t != JT_STR) mg__rfail(r, n, "TypeError: map filter name must be a string");
@@ -490,7 +499,7 @@ F(map)
         .npos = a->npos - 1, .pos = a->pos + 1, .nkw = a->nkw, .kwname = a->kwname, .kw = a->kw};
     for (size_t i = 0; i < l->n; i++) jl_push(r, o.u.l, fe->fn(r, n, l->v[i], &rest));
     mg__step(r, n, l->n);
-    return gen(o);
+    return gen_from(o, v);
 }
 F(attr)
 {

@@ -160,6 +160,8 @@ struct jlist {
     size_t n, cap;
     jv *v;
     bool generator; /* made by select/map/...: iterable once, no len() or slicing */
+    bool consumed;  /* a generator that has been iterated (now empty) */
+    jlist *src;     /* the generator this one was derived from (select of a map ...) */
     bool group;     /* groupby's (grouper, list) namedtuple: .grouper and .list work */
     uint8_t view;   /* VIEW_*: dict.items()/keys()/values() (print, equality, no indexing) */
 };
@@ -409,7 +411,12 @@ jv jv_from_json(rctx *r, const json_t *j);
 jv mg__parse_json_text(rctx *r, const char *s, size_t n); /* jsonparse.c */
 
 /* iteration: materializes v as a list of items (dict -> keys, str -> chars) */
-jlist *jv_iterate(rctx *r, const node *n, jv v);
+jlist *jv_iterate(rctx *r, const node *n, jv v); /* consumes a generator, as Python */
+/* The items a derived generator (select, map, unique, batch) is built from,
+ * without consuming a generator source (Python's are lazy): pair with
+ * setting the result's `src`. */
+jlist *mg__peek(rctx *r, const node *n, jv v);
+jv mg__next(rctx *r, jv gen); /* next(gen): consumes one item; JT_UNDEF when exhausted */
 jv jv_getattr(rctx *r, const node *n, jv obj, const char *name);
 jv jv_getitem(rctx *r, const node *n, jv obj, jv key);
 jv jv_call(rctx *r, const node *n, jv fn, jargs *a);

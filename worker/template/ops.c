@@ -190,6 +190,18 @@ static bool contains(rctx *r, const node *n, jv item, jv container)
         return memmem(container.u.s->s, container.u.s->len, item.u.s->s, item.u.s->len) != NULL;
     case JT_LIST:
     case JT_TUPLE:
+        if (container.u.l->generator) {
+            /* `x in gen` consumes the generator up to and including the match */
+            jlist *items = mg__peek(r, n, container), *g = container.u.l;
+            for (size_t i = 0; i < items->n; i++)
+                if (jv_eq(items->v[i], item)) {
+                    memmove(g->v, g->v + i + 1, (g->n - i - 1) * sizeof(jv));
+                    g->n -= i + 1;
+                    return true;
+                }
+            jv_iterate(r, n, container); /* not found: exhausted */
+            return false;
+        }
         for (size_t i = 0; i < container.u.l->n; i++)
             if (jv_eq(container.u.l->v[i], item)) return true;
         return false;
