@@ -103,15 +103,18 @@ INLINE void wtile4(const mg__mm_args *a, int j, int k0, int k1, bool add, const 
         int c1 = k1 - c0 > chunk ? c0 + chunk : k1;
         bool ad = add || c0 > k0;
         int i = 0;
-        /* n = 4 with 16-bit weights: two 2x4 tiles (8 FMA chains each, where
-         * a 4x1 tail has 4) measured 10-25% faster than 4x3 + 4x1; with F32
+        /* With 16-bit weights, when n leaves a remainder of 1 after the 4x3
+         * tiles (n = 4, 7, ..., 16), the last 4 rows go through two 2x4 tiles
+         * (8 FMA chains each) instead of 4x3 + 4x1 (the 4x1 tail has only 4
+         * chains and is FMA-latency-bound): 10-25% faster at n = 4. With F32
          * weights the extra x loads make 2x4 slower, so F32 keeps 4x3 + 4x1. */
-        if (n == 4 && dt != MG_DTYPE_F32) {
-            tile_2x4(a, j, 0, c0, c1, ad, dt);
-            tile_2x4(a, j + 2, 0, c0, c1, ad, dt);
-            i = 4;
+        int n3 = (dt != MG_DTYPE_F32 && n % 3 == 1) ? n - 4 : n;
+        for (; i + 3 <= n3; i += 3) tile_4x3(a, j, i, c0, c1, ad, dt);
+        if (n3 != n) {
+            tile_2x4(a, j, i, c0, c1, ad, dt);
+            tile_2x4(a, j + 2, i, c0, c1, ad, dt);
+            i += 4;
         }
-        for (; i + 3 <= n; i += 3) tile_4x3(a, j, i, c0, c1, ad, dt);
         if (n - i == 2) tile_4x2(a, j, i, c0, c1, ad, dt);
         if (n - i == 1) tile_4x1(a, j, i, c0, c1, ad, dt);
         c0 = c1;
