@@ -276,8 +276,8 @@ static void print_progress(cg_run *run, bool final)
     fmt_time(e2, sizeof e2, new_done > 0 ? el / (double)new_done * (double)left : -1);
     char line[1024];
     int n = snprintf(line, sizeof line,
-                     "codegen: tasks %zu/%zu, samples %ld/%ld, %.1f tok/s, elapsed %s, ETA %s |",
-                     tasks_done, run->n_tasks, done, total, tps, e1, e2);
+                     "codegen: tasks %zu/%zu, samples %ld/%ld, %.1f tok/s, elapsed %s, ETA %s%s",
+                     tasks_done, run->n_tasks, done, total, tps, e1, e2, final ? "" : " |");
     for (int i = 0; !final && i < run->n_workers && n < (int)sizeof line - 40; i++)
         n += snprintf(line + n, sizeof line - (size_t)n, " w%d:%s%d", i,
                       run->workers[i].ready ? "" : "(starting)", run->workers[i].inflight_samples);

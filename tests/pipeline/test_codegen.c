@@ -337,6 +337,22 @@ static int worker_pids(pid_t parent, pid_t *out, int cap)
     return n;
 }
 
+/* Lines written so far to the raw file of the "base" strategy (0 when absent). */
+static int raw_lines(const char *root)
+{
+    char names[16][512];
+    int k = list_outputs(root, names, 16), n = 0;
+    for (int i = 0; i < k; i++) {
+        if (!strstr(names[i], "--base_") || !strstr(names[i], ".raw.jsonl")) continue;
+        char p[1200];
+        snprintf(p, sizeof p, "%s/humaneval/%s", root, names[i]);
+        char *t = slurp(p, NULL);
+        for (char *c = t; c && *c; c++) n += *c == '\n';
+        free(t);
+    }
+    return n;
+}
+
 Test(pipeline, sigkill_worker_mid_run, .timeout = 300)
 {
     need_shared();
@@ -347,13 +363,17 @@ Test(pipeline, sigkill_worker_mid_run, .timeout = 300)
     pid_t pid = start(root, extra);
     pid_t w[8];
     int n = 0;
-    for (int i = 0; i < 500 && n == 0; i++) {
-        usleep(2000);
+    for (int i = 0; i < 5000 && n == 0; i++) {
+        usleep(1000);
         n = worker_pids(pid, w, 8);
     }
     cr_assert_gt(n, 0, "no worker appeared");
-    usleep(300000); /* let it load and start generating */
+    /* Once as it starts (so a restart surely happens, however fast the
+     * machine), then again while samples are being written, if still running. */
     kill(w[0], SIGKILL);
+    for (int i = 0; i < 5000 && raw_lines(root) == 0; i++) usleep(1000);
+    n = worker_pids(pid, w, 8);
+    if (n > 0 && raw_lines(root) < N_TASKS * N_SAMPLES) kill(w[n - 1], SIGKILL);
     cr_assert_eq(wait_status(pid), 0, "the run recovers (see %s.log)", root);
     assert_same_outputs(ref, root);
     char log[600];
