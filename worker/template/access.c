@@ -108,7 +108,8 @@ jv jv_getitem(rctx *r, const node *n, jv obj, jv key)
                     if (((unsigned char)s->s[b + 1] & 0xC0) != 0x80) c++;
             size_t e = b + 1;
             while (e < s->len && ((unsigned char)s->s[e] & 0xC0) == 0x80) e++;
-            return jv_str(r, s->s + b, e - b);
+            jv c = jv_str(r, s->s + b, e - b);
+            return s->markup ? mg__as_markup(r, c) : c;
         }
         break;
     default:
@@ -177,7 +178,8 @@ jv mg__slice(rctx *r, const node *n, jv obj, jv a, jv b, jv c)
         sbuf o = {0};
         for (size_t i = 0; i < cnt; i++)
             sb_put(r, &o, s->s + off[idx[i]], off[idx[i] + 1] - off[idx[i]]);
-        return jv_strbuf(r, &o);
+        jv res = jv_strbuf(r, &o);
+        return s->markup ? mg__as_markup(r, res) : res;
     }
     if ((obj.t == JT_LIST || obj.t == JT_TUPLE) && !obj.u.l->generator && !obj.u.l->view) {
         size_t cnt = slice_indices(r, n, (int64_t)obj.u.l->n, a, b, c, &idx);

@@ -213,6 +213,44 @@ static jv call_macro(rctx *r, const node *n, jfunc *fn, jargs *a)
 
 static void run_for(rctx *r, frame *f, const node *n, jv iterable, int depth0);
 
+/* markupsafe.Markup overrides these str methods: string arguments are
+ * escaped and string results (or lists of them) are Markup again. */
+static jv call_markup_method(rctx *r, const node *n, jfunc *fn, jargs *a)
+{
+    static const char *const wrapped[] = {
+        "join",  "split",    "rsplit", "splitlines", "capitalize", "title",  "lower",
+        "upper", "replace",  "ljust",  "rjust",      "lstrip",     "rstrip", "center",
+        "strip", "swapcase", "zfill",  "partition",  "rpartition", "format", NULL};
+    bool wrap = false;
+    for (int i = 0; wrapped[i]; i++)
+        if (!strcmp(fn->name, wrapped[i])) wrap = true;
+    if (!wrap) return fn->fn(r, n, fn->self, a);
+    jargs e = *a;
+    e.pos = mg__alloc(&r->ar, (size_t)(a->npos + 1) * sizeof(jv));
+    e.kw = mg__alloc(&r->ar, (size_t)(a->nkw + 1) * sizeof(jv));
+    for (int i = 0; i < a->npos; i++) {
+        jv x = a->pos[i];
+        if (x.t == JT_STR)
+            x = mg__escape(r, x);
+        else if (!strcmp(fn->name, "join") && (x.t == JT_LIST || x.t == JT_TUPLE)) {
+            jlist *l = jv_iterate(r, n, x);
+            jv m = jv_newlist(r, l->n);
+            for (size_t k = 0; k < l->n; k++)
+                jl_push(r, m.u.l, l->v[k].t == JT_STR ? mg__escape(r, l->v[k]) : l->v[k]);
+            x = m;
+        }
+        e.pos[i] = x;
+    }
+    for (int i = 0; i < a->nkw; i++)
+        e.kw[i] = a->kw[i].t == JT_STR ? mg__escape(r, a->kw[i]) : a->kw[i];
+    jv res = fn->fn(r, n, fn->self, &e);
+    if (res.t == JT_STR) return mg__as_markup(r, res);
+    if (res.t == JT_LIST || res.t == JT_TUPLE)
+        for (size_t k = 0; k < res.u.l->n; k++)
+            if (res.u.l->v[k].t == JT_STR) res.u.l->v[k] = mg__as_markup(r, res.u.l->v[k]);
+    return res;
+}
+
 jv jv_call(rctx *r, const node *n, jv fnv, jargs *a)
 {
     if (fnv.t == JT_UNDEF) mg__undef_fail(r, n, fnv);
@@ -237,6 +275,7 @@ jv jv_call(rctx *r, const node *n, jv fnv, jargs *a)
     case JF_BUILTIN:
         return fn->fn(r, n, jv_none(), a);
     case JF_METHOD:
+        if (is_markup(fn->self)) return call_markup_method(r, n, fn, a);
         return fn->fn(r, n, fn->self, a);
     case JF_MACRO:
         return call_macro(r, n, fn, a);

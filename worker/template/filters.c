@@ -23,15 +23,21 @@ static jv soft_str(rctx *r, jv v)
 
 F(upper)
 {
-    return mg__case(r, soft_str(r, v), 'u');
+    jv s = soft_str(r, v); /* Markup.upper() stays Markup */
+    jv o = mg__case(r, s, 'u');
+    return is_markup(s) ? mg__as_markup(r, o) : o;
 }
 F(lower)
 {
-    return mg__case(r, soft_str(r, v), 'l');
+    jv s = soft_str(r, v); /* Markup.lower() stays Markup */
+    jv o = mg__case(r, s, 'l');
+    return is_markup(s) ? mg__as_markup(r, o) : o;
 }
 F(capitalize)
 {
-    return mg__case(r, soft_str(r, v), 'c');
+    jv s = soft_str(r, v); /* Markup.capitalize() stays Markup */
+    jv o = mg__case(r, s, 'c');
+    return is_markup(s) ? mg__as_markup(r, o) : o;
 }
 F(title)
 {
@@ -91,35 +97,19 @@ F(string)
 }
 F(safe)
 {
-    return v;
+    if (v.t == JT_UNDEF) return v;
+    return is_markup(v) ? v : mg__as_markup(r, jv_to_str(r, v));
 }
 F(escape)
 {
-    jv s = soft_str(r, v);
-    sbuf b = {0};
-    for (size_t i = 0; i < s.u.s->len; i++) {
-        char c = s.u.s->s[i];
-        switch (c) {
-        case '&':
-            sb_puts(r, &b, "&amp;");
-            break;
-        case '<':
-            sb_puts(r, &b, "&lt;");
-            break;
-        case '>':
-            sb_puts(r, &b, "&gt;");
-            break;
-        case '"':
-            sb_puts(r, &b, "&#34;");
-            break;
-        case '\'':
-            sb_puts(r, &b, "&#39;");
-            break;
-        default:
-            sb_putc(r, &b, c);
-        }
-    }
-    return jv_strbuf(r, &b);
+    return mg__escape(r, v);
+}
+F(forceescape)
+{
+    /* escapes even a Markup */
+    jv s = jv_to_str(r, v);
+    if (is_markup(s)) s = jv_str(r, s.u.s->s, s.u.s->len);
+    return mg__escape(r, s);
 }
 F(indent)
 {
@@ -443,7 +433,7 @@ static const filter_entry FILTERS[] = {{"abs", f_abs},
                                        {"e", f_escape},
                                        {"escape", f_escape},
                                        {"float", f_float},
-                                       {"forceescape", f_escape},
+                                       {"forceescape", f_forceescape},
                                        {"format", f_format},
                                        {"indent", f_indent},
                                        {"int", f_int},

@@ -130,9 +130,11 @@ typedef enum jt {
 } jt;
 
 typedef struct jstr {
-    size_t len; /* bytes */
-    size_t ncp; /* code points (== len for ASCII) */
-    char s[];   /* NUL-terminated */
+    size_t len;  /* bytes */
+    size_t ncp;  /* code points (== len for ASCII) */
+    bool markup; /* markupsafe.Markup (from safe/escape): `+`, `%` and its
+                    methods escape plain-str operands; repr is Markup('...') */
+    char s[];    /* NUL-terminated */
 } jstr;
 
 typedef struct jv jv;
@@ -394,9 +396,15 @@ double jv_num(jv v);
 void sb_put(rctx *r, sbuf *b, const char *s, size_t n);
 void sb_puts(rctx *r, sbuf *b, const char *s);
 void sb_putc(rctx *r, sbuf *b, char c);
-void jv_str_into(rctx *r, sbuf *b, jv v);        /* Python str() */
-void jv_repr_into(rctx *r, sbuf *b, jv v);       /* Python repr() */
-jv jv_to_str(rctx *r, jv v);                     /* str() as a JT_STR value */
+void jv_str_into(rctx *r, sbuf *b, jv v);  /* Python str() */
+void jv_repr_into(rctx *r, sbuf *b, jv v); /* Python repr() */
+jv jv_to_str(rctx *r, jv v);               /* str() as a JT_STR value */
+jv mg__escape(rctx *r, jv v);    /* markupsafe.escape: Markup as is, else HTML-escaped str() */
+jv mg__as_markup(rctx *r, jv s); /* a Markup copy of str s */
+static inline bool is_markup(jv v)
+{
+    return v.t == JT_STR && v.u.s->markup;
+}
 void fmt_float(double f, char *buf, size_t cap); /* Python repr(float) */
 
 /* json.dumps(v, ensure_ascii, indent (<0 none), separators, sort_keys) */

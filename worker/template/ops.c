@@ -138,6 +138,14 @@ jv mg__arith(rctx *r, const node *n, int op, jv a, jv b)
             return jv_float(pow(x, y));
         }
     }
+    if (op == OP_ADD && a.t == b.t && a.t == JT_STR && (is_markup(a) || is_markup(b))) {
+        /* Markup + str escapes the str (markupsafe __add__ / __radd__) */
+        jv x = mg__escape(r, a), y = mg__escape(r, b);
+        sbuf s = {0};
+        sb_put(r, &s, x.u.s->s, x.u.s->len);
+        sb_put(r, &s, y.u.s->s, y.u.s->len);
+        return mg__as_markup(r, jv_strbuf(r, &s));
+    }
     if (op == OP_ADD && a.t == b.t && a.t == JT_STR) {
         sbuf s = {0};
         sb_put(r, &s, a.u.s->s, a.u.s->len);
@@ -155,8 +163,14 @@ jv mg__arith(rctx *r, const node *n, int op, jv a, jv b)
     if (op == OP_MUL) {
         bool seq_a = a.t == JT_STR || ((a.t == JT_LIST || a.t == JT_TUPLE) && !a.u.l->generator);
         bool seq_b = b.t == JT_STR || ((b.t == JT_LIST || b.t == JT_TUPLE) && !b.u.l->generator);
-        if (seq_a && (b.t == JT_INT || b.t == JT_BOOL)) return repeat(r, n, a, as_i(b));
-        if (seq_b && (a.t == JT_INT || a.t == JT_BOOL)) return repeat(r, n, b, as_i(a));
+        if (seq_a && (b.t == JT_INT || b.t == JT_BOOL)) {
+            jv o = repeat(r, n, a, as_i(b));
+            return is_markup(a) ? mg__as_markup(r, o) : o;
+        }
+        if (seq_b && (a.t == JT_INT || a.t == JT_BOOL)) {
+            jv o = repeat(r, n, b, as_i(a));
+            return is_markup(b) ? mg__as_markup(r, o) : o;
+        }
     }
     if (op == OP_MOD && a.t == JT_STR) {
         jargs ar = {0};
@@ -166,6 +180,14 @@ jv mg__arith(rctx *r, const node *n, int op, jv a, jv b)
         } else {
             ar.npos = 1;
             ar.pos = &b;
+        }
+        if (is_markup(a)) {
+            /* Markup % args escapes the string arguments */
+            jv *esc = mg__alloc(&r->ar, (size_t)(ar.npos + 1) * sizeof(jv));
+            for (int i = 0; i < ar.npos; i++)
+                esc[i] = ar.pos[i].t == JT_STR ? mg__escape(r, ar.pos[i]) : ar.pos[i];
+            ar.pos = esc;
+            return mg__as_markup(r, mg__python_format(r, n, a, &ar));
         }
         return mg__python_format(r, n, a, &ar);
     }

@@ -516,7 +516,11 @@ static void print_any(rctx *r, sbuf *b, jv v, bool repr, int depth)
         sb_puts(r, b, num);
         return;
     case JT_STR:
-        if (repr)
+        if (repr && v.u.s->markup) {
+            sb_puts(r, b, "Markup(");
+            repr_str(r, b, v.u.s);
+            sb_putc(r, b, ')');
+        } else if (repr)
             repr_str(r, b, v.u.s);
         else
             sb_put(r, b, v.u.s->s, v.u.s->len);
@@ -789,4 +793,45 @@ jv jv_from_json(rctx *r, const json_t *j)
     }
     }
     return jv_none();
+}
+
+/* ---- Markup (markupsafe) ------------------------------------------------------------ */
+
+jv mg__as_markup(rctx *r, jv s)
+{
+    jv c = jv_str(r, s.u.s->s, s.u.s->len);
+    c.u.s->markup = true;
+    return c;
+}
+
+jv mg__escape(rctx *r, jv v)
+{
+    if (is_markup(v)) return v;
+    jv s = jv_to_str(r, v);
+    sbuf b = {0};
+    for (size_t i = 0; i < s.u.s->len; i++) {
+        char c = s.u.s->s[i];
+        switch (c) {
+        case '&':
+            sb_puts(r, &b, "&amp;");
+            break;
+        case '<':
+            sb_puts(r, &b, "&lt;");
+            break;
+        case '>':
+            sb_puts(r, &b, "&gt;");
+            break;
+        case '"':
+            sb_puts(r, &b, "&#34;");
+            break;
+        case '\'':
+            sb_puts(r, &b, "&#39;");
+            break;
+        default:
+            sb_putc(r, &b, c);
+        }
+    }
+    jv e = jv_strbuf(r, &b);
+    e.u.s->markup = true;
+    return e;
 }
