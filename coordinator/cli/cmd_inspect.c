@@ -12,6 +12,7 @@
 
 #include "mg_log.h"
 #include "mg_model.h"
+#include "mg_sources.h"
 
 static const char *dtype_str(mg_dtype t)
 {
@@ -240,10 +241,13 @@ static void print_text(const mg_model *m, double load_s)
 
 static int run(int argc, char **argv)
 {
-    const char *model = NULL, *base = NULL, *adapter = NULL;
+    const char *model = NULL, *base = NULL, *adapter = NULL, *wandb = NULL;
     bool as_json = false, tensors = false;
     const mg_opt opts[] = {
-        {"model", MG_OPT_STRING, &model, "PATH", "model folder (required)"},
+        {"model", MG_OPT_STRING, &model, "PATH",
+         "model folder or Hub id ORG/NAME[@REV] (required unless --wandb-artifact)"},
+        {"wandb-artifact", MG_OPT_STRING, &wandb, "E/P/N:V",
+         "load a W&B artifact (its best_model/ when present) instead of --model"},
         {"base-model", MG_OPT_STRING, &base, "NAME",
          "base model folder or hub name (default: from config.json / adapter_config.json)"},
         {"adapter-path", MG_OPT_STRING, &adapter, "PATH",
@@ -257,19 +261,26 @@ static int run(int argc, char **argv)
                           "--model PATH [--base-model B] [--adapter-path P] [--json] [--tensors]",
                           opts, argc, argv, NULL);
     if (rc) return rc > 0 ? MG_EXIT_OK : MG_EXIT_USAGE;
-    if (!model && !adapter) {
+    if (!model && !adapter && !wandb) {
         mg_cli_error("inspect", "--model PATH is required");
         return MG_EXIT_USAGE;
     }
+    mg_error err = {0};
+    char *dir = NULL;
+    if ((model || wandb) && mg_source_resolve_model(model, wandb, &dir, &err) < 0) {
+        mg_cli_error("inspect", "%s", err.msg);
+        return err.code == MG_ENOENT || err.code == MG_EINVAL ? MG_EXIT_USAGE : MG_EXIT_FAIL;
+    }
     mg_model_params p = mg_model_default_params();
-    p.path = model;
+    p.path = dir;
     p.base_model = base;
     p.adapter_path = adapter;
+    p.resolve_base = mg_source_resolve_base_cb;
     mg_model *m = NULL;
-    mg_error err = {0};
     double t0 = now_s();
     rc = mg_model_load(&p, &m, &err);
     double load_s = now_s() - t0;
+    free(dir);
     if (rc < 0) {
         mg_cli_error("inspect", "%s", err.msg);
         return rc == MG_ENOMEM || rc == MG_EIO ? MG_EXIT_FAIL : MG_EXIT_USAGE;

@@ -582,8 +582,30 @@ int mg_source_resolve(const char *spec, char **dir, mg_error *err)
     if (stat(spec, &st) == 0)
         return (*dir = strdup(spec)) ? 0 : mg_error_set(err, MG_ENOMEM, "out of memory");
     if (!mg_hub_is_repo_id(spec))
-        return mg_error_set(err, MG_ENOENT, "%s: no such file or folder", spec);
+        return mg_error_set(err, MG_ENOENT, "%s: no such folder (nor a Hub id ORG/NAME)", spec);
     mg_hub_params hp = mg_hub_default_params();
     mg_info("fetching %s from %s into %s", spec, hp.endpoint, hp.cache_dir);
     return mg_hub_snapshot(&hp, spec, dir, err);
+}
+
+int mg_source_resolve_model(const char *model, const char *wandb_artifact, char **dir,
+                            mg_error *err)
+{
+    *dir = NULL;
+    if (wandb_artifact) {
+        mg_wandb_params wp = mg_wandb_default_params();
+        mg_info("fetching W&B artifact %s from %s into %s", wandb_artifact, wp.base_url,
+                wp.cache_dir);
+        return mg_wandb_fetch(&wp, wandb_artifact, dir, err);
+    }
+    if (!model) return mg_error_set(err, MG_EUSAGE, "--model or --wandb-artifact is required");
+    return mg_source_resolve(model, dir, err);
+}
+
+int mg_source_resolve_base_cb(void *ud, const char *name, char **dir, mg_error *err)
+{
+    (void)ud;
+    if (!mg_hub_is_repo_id(name))
+        return mg_error_set(err, MG_ENOENT, "'%s' is not a Hub repository id", name);
+    return mg_source_resolve(name, dir, err);
 }

@@ -80,4 +80,13 @@ int mg_wandb_fetch(const mg_wandb_params *p, const char *artifact, char **dir, m
  * path is returned as is; otherwise a Hub repository id is fetched. */
 int mg_source_resolve(const char *spec, char **dir, mg_error *err);
 
+/* The model a command should load: the W&B artifact when one is given
+ * (--wandb-artifact), else --model resolved as above. */
+int mg_source_resolve_model(const char *model, const char *wandb_artifact, char **dir,
+                            mg_error *err);
+
+/* mg_model_params.resolve_base: downloads a base-model name from the Hub
+ * (unless HF_HUB_OFFLINE is set). */
+int mg_source_resolve_base_cb(void *ud, const char *name, char **dir, mg_error *err);
+
 #endif /* MG_SOURCES_H */

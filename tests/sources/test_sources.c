@@ -370,3 +370,27 @@ Test(sources, defaults_come_from_the_environment)
     snprintf(cmd, sizeof cmd, "rm -rf '%s'", tmp);
     cr_assert_eq(system(cmd), 0);
 }
+
+/* The model store asks the Hub client for a base it cannot find locally,
+ * as the CLI wires it (mg_model_params.resolve_base). */
+Test(sources, model_store_downloads_a_missing_base_through_the_hook)
+{
+    start((const char *const[]){"--hub", "tiny-org/gemma=" FIX "/gemma", NULL});
+    char endpoint[64], cache[400];
+    snprintf(endpoint, sizeof endpoint, "http://127.0.0.1:%d", S.port);
+    snprintf(cache, sizeof cache, "%s/hub", S.dir);
+    setenv("HF_ENDPOINT", endpoint, 1);
+    setenv("HF_HUB_CACHE", cache, 1);
+    unsetenv("HF_HUB_OFFLINE");
+    unsetenv("HF_TOKEN");
+    mg_model_params mp = mg_model_default_params();
+    mp.path = FIX "/dylora-checkpoint/checkpoint-10"; /* names base "tiny-org/gemma" */
+    mg_model *m = NULL;
+    mg_error err = {0};
+    cr_assert_lt(mg_model_load(&mp, &m, &err), 0, "no hook: the base must not be found");
+    mp.resolve_base = mg_source_resolve_base_cb;
+    cr_assert_eq(mg_model_load(&mp, &m, &err), 0, "%s", err.msg);
+    cr_assert_eq(m->n_experts, 3);
+    cr_assert(strstr(m->base_path, "models--tiny-org--gemma/snapshots/"), "%s", m->base_path);
+    mg_model_free(m);
+}

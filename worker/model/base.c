@@ -79,7 +79,7 @@ int mg__resolve_base(const char *name, char **out_dir, mg_error *err)
     free(cache);
     return mg_error_set(err, MG_ENOENT,
                         "base model '%s' not found: not a local folder, and no Hugging Face "
-                        "cache entry at %s (downloading is not supported yet; pass "
+                        "cache entry at %s (pass "
                         "--base-model PATH or set HF_HUB_CACHE)",
                         name, where);
 }
@@ -338,6 +338,12 @@ int mg__base_open(mg_model *m, const mg_model_params *p, const json_t *model_cfg
             rc = 0;
         }
         free(rel);
+    }
+    if (rc == MG_ENOENT && p->resolve_base) {
+        mg_error inner = {0};
+        rc = p->resolve_base(p->resolve_ud, name, &dir, &inner);
+        if (rc < 0)
+            return mg_error_set(err, rc, "base model '%s' for %s: %s", name, m->path, inner.msg);
     }
     if (rc < 0) return rc;
     m->base_path = dir;

@@ -241,6 +241,12 @@ typedef struct mg_model_params {
     const char *base_model;   /* --base-model, or NULL */
     const char *adapter_path; /* --adapter-path, or NULL */
     int dtype;                /* -1 keep stored dtypes; else an mg_dtype (F32, F16, BF16) */
+    /* Called when a base-model name is neither a local folder nor in the
+     * Hugging Face cache, e.g. to download it (the CLI passes the Hub client
+     * of coordinator/sources); it returns a malloc'd folder in *dir. NULL:
+     * such a name is an error saying where moegen looked. */
+    int (*resolve_base)(void *ud, const char *name, char **dir, mg_error *err);
+    void *resolve_ud;
 } mg_model_params;
 
 mg_model_params mg_model_default_params(void);
