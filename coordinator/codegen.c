@@ -403,6 +403,8 @@ static void print_table(cg_run *run, double wall)
                o->finish[MG_MSG_FINISH_LENGTH], o->finish[MG_MSG_FINISH_STOP],
                o->finish[MG_MSG_FINISH_CANCEL], hist[0] ? hist : "-");
     }
+    printf("wall time %.1f s, %d worker(s); summaries: <output>.summary.json\n", wall,
+           run->n_workers);
     fflush(stdout);
 }
 
