@@ -68,7 +68,7 @@ echo "== bench-kernels (CPU, then GPU 0)"
 t=$(left)
 if [ "$t" -gt 30 ]; then
   min_ms=$([ "$t" -gt 240 ] && echo 100 || echo 30)
-  if ! timeout "$((t - 10))" "$build/moegen" bench-kernels --cuda --min-ms "$min_ms" \
+  if ! timeout "$((t - 10))" "$build/moegen-cuda" bench-kernels --cuda --min-ms "$min_ms" \
         >"$res/bench-kernels.txt" 2>&1; then
     status=1
   fi

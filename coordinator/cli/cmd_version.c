@@ -10,9 +10,9 @@ static int run(int argc, char **argv)
     if (rc) return rc > 0 ? MG_EXIT_OK : MG_EXIT_USAGE;
     printf("moegen 0.1.0\n");
 #ifdef MOEGEN_HAVE_CUDA
-    printf("cuda: built in\n");
+    printf("cuda: kernels linked (bench-kernels --cuda); the engine runs on the CPU\n");
 #else
-    printf("cuda: not built\n");
+    printf("cuda: not in this binary (moegen-cuda has the kernels when nvcc was found)\n");
 #endif
     return MG_EXIT_OK;
 }
