@@ -27,8 +27,9 @@ typedef struct cpu_backend {
     int cap_n;
     float *x, *xn, *q, *k, *v, *att, *o, *g, *u, *base_out, *tw;
     int32_t *pos, *idx;
-    float *gx, *gt, *gy;
-    size_t cap_g;
+    float *gx, *gt, *gy;  /* LoRA gathers: x rows, A x, B A x */
+    size_t cap_g, cap_gt; /* floats in gx and gy; in gt */
+    int max_r;            /* largest LoRA rank of any module */
     float *lbuf;
     size_t cap_l;
     float *att_scratch; /* [cap_items, cap_att] */
@@ -242,30 +243,25 @@ static int cpu_forward(mg__backend *bb, mg__segment *segs, int n_segs, mg_error 
             att_work += (double)(i1 - i0) * (segs[s].row->n_past + i1);
         }
     }
-    /* LoRA gather buffers: widest module input/output and the largest rank. */
-    int max_r = 1;
-    for (int e = 0; e < E; e++)
-        for (int i = 0; i < c->n_layers * MG_PROJ_COUNT; i++)
-            if (m->experts[e].modules[i].A.data && m->experts[e].modules[i].r > max_r)
-                max_r = m->experts[e].modules[i].r;
+    /* LoRA gathers (and the lm_head row gather, n_l * H <= N * wide): the
+     * widest module input/output, and the largest rank for A x. */
     size_t wide = (size_t)(H > QD ? H : QD);
     if ((size_t)I > wide) wide = I;
-    size_t need_g = wide * (size_t)N;
+    size_t need_g = wide * (size_t)N, need_gt = (size_t)b->max_r * N;
     if (need_g > b->cap_g) {
-        float *a = xrealloc_float(b->gx, need_g), *y = NULL, *t = NULL;
-        if (a) b->gx = a;
-        y = a ? xrealloc_float(b->gy, need_g) : NULL;
-        if (y) b->gy = y;
-        t = y ? xrealloc_float(b->gt, (size_t)max_r * N) : NULL;
-        if (!t) return mg_error_set(err, MG_ENOMEM, "engine: out of memory");
-        b->gt = t;
+        float *a = xrealloc_float(b->gx, need_g);
+        if (!a) return mg_error_set(err, MG_ENOMEM, "engine: out of memory");
+        b->gx = a;
+        float *y = xrealloc_float(b->gy, need_g);
+        if (!y) return mg_error_set(err, MG_ENOMEM, "engine: out of memory");
+        b->gy = y;
         b->cap_g = need_g;
     }
-    /* gt depends on max_r too; recompute each call is cheap */
-    {
-        float *t = xrealloc_float(b->gt, (size_t)max_r * N);
+    if (need_gt > b->cap_gt) {
+        float *t = xrealloc_float(b->gt, need_gt);
         if (!t) return mg_error_set(err, MG_ENOMEM, "engine: out of memory");
         b->gt = t;
+        b->cap_gt = need_gt;
     }
 
     /* Embeddings, positions and per-token expert weights. */
@@ -350,8 +346,7 @@ static int cpu_forward(mg__backend *bb, mg__segment *segs, int n_segs, mg_error 
     }
     if (n_l) {
         int V = c->vocab_size;
-        size_t need = (size_t)n_l * H;
-        if ((rc = ensure_buf(&b->gx, &b->cap_g, need, err)) < 0) return rc;
+        MG_ASSERT((size_t)n_l * H <= b->cap_g);
         for (int j = 0; j < n_l; j++)
             memcpy(b->gx + (size_t)j * H, b->xn + (size_t)b->idx[j] * H, sizeof(float) * H);
         if ((rc = ensure_buf(&b->lbuf, &b->cap_l, (size_t)n_l * V, err)) < 0) return rc;
@@ -474,6 +469,11 @@ static int cpu_prepare(cpu_backend *b, mg_error *err)
     const mg_model *m = b->m;
     size_t LP = (size_t)m->config.n_layers * MG_PROJ_COUNT;
     int E = m->n_experts;
+    b->max_r = 1;
+    for (int e = 0; e < E; e++)
+        for (size_t i = 0; i < LP; i++)
+            if (m->experts[e].modules[i].A.data && m->experts[e].modules[i].r > b->max_r)
+                b->max_r = m->experts[e].modules[i].r;
     if (E == 0) return 0;
     b->a_eff = calloc(LP * E, sizeof(float *));
     b->dora_mn = calloc(LP * E, sizeof(float *));
