@@ -22,9 +22,12 @@
  *     free(ids);
  *     mg_tokenizer_free(tok);
  *
- * Thread-safety: a loaded tokenizer is immutable; encode, decode and the
- * accessors may be called concurrently from any number of threads on one
- * `const mg_tokenizer *`. An mg_detok belongs to one thread at a time.
+ * Thread-safety: a loaded tokenizer is logically immutable; encode, decode
+ * and the accessors may be called concurrently from any number of threads on
+ * one `const mg_tokenizer *` (each thread gets its own BPE word cache, so the
+ * encode path takes no lock). mg_tokenizer_free may only run once no thread
+ * is using it; it also releases the caches of threads still alive. An
+ * mg_detok belongs to one thread at a time.
  *
  * Text input: the reference takes a Rust `str` (always valid UTF-8). Input
  * bytes that are not valid UTF-8 are first replaced, per maximal invalid
