@@ -42,10 +42,11 @@ char *mg_codegen_output_id(const mg_codegen_params *p, const char *strategy)
 {
     /* The strategy joins the model part before mg_output_id turns '/' into
      * "--", so "m" + "single:1" names "m--single-1_hf_temp_0.0". */
-    size_t ml = strlen(p->model);
-    while (ml && (p->model[ml - 1] == '/' || p->model[ml - 1] == '.')) ml--;
+    const char *name = p->model_name ? p->model_name : p->model;
+    size_t ml = strlen(name);
+    while (ml && (name[ml - 1] == '/' || name[ml - 1] == '.')) ml--;
     mg_sbuf m = {0};
-    int rc = mg_sbuf_append(&m, p->model, ml);
+    int rc = mg_sbuf_append(&m, name, ml);
     if (rc == 0 && strategy) {
         rc = mg_sbuf_append(&m, "/", 1);
         for (const char *s = strategy; rc == 0 && *s; s++)

@@ -28,7 +28,9 @@
 #include "mg_error.h"
 
 typedef struct mg_codegen_params {
-    const char *model;              /* --model (required) */
+    const char *model;              /* folder the workers load (required) */
+    const char *model_name;         /* names the output files; NULL = model (EvalPlus
+                                       names them after --model as typed, e.g. a Hub id) */
     const char *base_model;         /* --base-model */
     const char *dataset;            /* "humaneval" | "mbpp" */
     const char *dataset_path;       /* --dataset-path */

@@ -3,6 +3,8 @@
  * workers, shards and seeds). The work is in coordinator/ (mg_coordinator.h). */
 #include "mg_cli.h"
 #include "mg_coordinator.h"
+#include "mg_model.h"
+#include "mg_sources.h"
 
 #include <errno.h>
 #include <signal.h>
@@ -11,7 +13,7 @@
 #include <string.h>
 
 #define USAGE                                                                                      \
-    "--model M --dataset humaneval|mbpp|custom [options]\n"                                        \
+    "(--model M | --wandb-artifact E/P/N:V) --dataset humaneval|mbpp|custom [options]\n"           \
     "Generates EvalPlus samples: <root>/<dataset>/<id>.jsonl and .raw.jsonl per strategy,\n"       \
     "resuming from what is already there."
 
@@ -29,18 +31,50 @@ static int parse_shard(const char *s, int *i, int *n)
     return 0;
 }
 
+/* Finds what the workers load before any starts: --model as a folder or a
+ * Hub id, or --wandb-artifact, downloaded once here rather than in every
+ * worker; the model is loaded once (weights are mmapped) so a base model the
+ * store cannot find is fetched from the Hub too, and a broken folder is
+ * reported before workers spawn. Outputs keep the name as typed. */
+static int resolve_model(mg_codegen_params *p, const char *wandb, char **model_dir, char **base_dir,
+                         mg_error *err)
+{
+    if (!p->model && !wandb) return mg_error_set(err, MG_EUSAGE, "--model is required");
+    int rc = mg_source_resolve_model(p->model, wandb, model_dir, err);
+    if (rc < 0) return rc;
+    p->model_name = wandb ? wandb : p->model;
+    p->model = *model_dir;
+    mg_model_params mp = mg_model_default_params();
+    mp.path = *model_dir;
+    mp.base_model = p->base_model;
+    mp.resolve_base = mg_source_resolve_base_cb;
+    mg_model *m = NULL;
+    if ((rc = mg_model_load(&mp, &m, err)) < 0) return rc;
+    if (m->format != MG_FORMAT_MERGED && m->base_path) {
+        if (!(*base_dir = strdup(m->base_path))) rc = mg_error_set(err, MG_ENOMEM, "out of memory");
+        p->base_model = *base_dir;
+    }
+    mg_model_free(m);
+    return rc;
+}
+
 static int run(int argc, char **argv)
 {
     mg_codegen_params p = mg_codegen_default_params();
-    const char *shard = NULL, *seed = NULL;
+    const char *shard = NULL, *seed = NULL, *wandb = NULL;
+    char *model_dir = NULL, *base_dir = NULL;
     long n_samples = p.n_samples, workers = p.n_workers, threads = 0, batch = p.batch_size,
          max_new = p.max_new_tokens;
     double temperature = p.temperature;
     bool quiet = false;
     mg_cli_list strategies = {0};
     const mg_opt opts[] = {
-        {"model", MG_OPT_STRING, &p.model, "M", "model folder (required)"},
-        {"base-model", MG_OPT_STRING, &p.base_model, "B", "base model folder for adapters"},
+        {"model", MG_OPT_STRING, &p.model, "M",
+         "model folder or Hub id ORG/NAME[@REV] (required unless --wandb-artifact)"},
+        {"wandb-artifact", MG_OPT_STRING, &wandb, "E/P/N:V",
+         "a W&B model artifact (its best_model/ when present) instead of --model"},
+        {"base-model", MG_OPT_STRING, &p.base_model, "B",
+         "base model folder or Hub id for adapters (default: from the model's config)"},
         {"dataset", MG_OPT_STRING, &p.dataset, "D", "humaneval, mbpp or custom (required)"},
         {"dataset-path", MG_OPT_STRING, &p.dataset_path, "P",
          "dataset file (default: EvalPlus's resolution)"},
@@ -104,9 +138,16 @@ static int run(int argc, char **argv)
     p.quiet = quiet;
     p.strategies = strategies.items;
     p.n_strategies = strategies.n;
+    mg_error err = {0};
+    if ((rc = resolve_model(&p, wandb, &model_dir, &base_dir, &err)) < 0) {
+        mg_cli_error("codegen", "%s", err.msg);
+        status = rc == MG_ENOMEM || rc == MG_EIO || rc == MG_EHTTP || rc == MG_ETIMEDOUT
+                     ? MG_EXIT_FAIL
+                     : MG_EXIT_USAGE;
+        goto out;
+    }
     /* A dead worker's doorbell must give EPIPE, not kill us. */
     signal(SIGPIPE, SIG_IGN);
-    mg_error err = {0};
     mg_codegen_result res;
     rc = mg_codegen_run(&p, &res, &err);
     if (rc == 0) {
@@ -124,6 +165,8 @@ static int run(int argc, char **argv)
     }
 out:
     mg_cli_list_free(&strategies);
+    free(model_dir);
+    free(base_dir);
     return status;
 }
 
