@@ -14,6 +14,7 @@
 #include "mg_cli.h"
 #include "mg_engine.h"
 #include "mg_model.h"
+#include "mg_sources.h"
 
 static double now_s(void)
 {
@@ -107,11 +108,15 @@ static const char *usage = "--model PATH [--base-model B] [--strategy S] [--batc
 
 static int run(int argc, char **argv)
 {
+    const char *wandb = NULL;
     const char *model = NULL, *base = NULL, *strategy = NULL, *dtype = NULL;
     long batch = 1, prompt_tokens = 128, gen_tokens = 64, threads = 0;
     bool json = false, merge = false, bandwidth = false;
     mg_opt opts[] = {
-        {"model", MG_OPT_STRING, &model, "PATH", "model folder (required)"},
+        {"model", MG_OPT_STRING, &model, "PATH",
+         "model folder or Hub id ORG/NAME[@REV] (required unless --wandb-artifact)"},
+        {"wandb-artifact", MG_OPT_STRING, &wandb, "E/P/N:V",
+         "a W&B model artifact (its best_model/ when present) instead of --model"},
         {"base-model", MG_OPT_STRING, &base, "B", "base model (default: from the model)"},
         {"strategy", MG_OPT_STRING, &strategy, "S",
          "routing strategy (default: router, or base for a model without experts)"},
@@ -128,8 +133,8 @@ static int run(int argc, char **argv)
     int pr = mg_cli_parse("bench", usage, opts, argc, argv, NULL);
     if (pr == 1) return MG_EXIT_OK;
     if (pr < 0) return MG_EXIT_USAGE;
-    if (!model) {
-        mg_cli_error("bench", "--model is required");
+    if (!model && !wandb) {
+        mg_cli_error("bench", "--model or --wandb-artifact is required");
         return MG_EXIT_USAGE;
     }
     if (batch < 1 || batch > 1024 || prompt_tokens < 1 || prompt_tokens > 100000 ||
@@ -148,9 +153,17 @@ static int run(int argc, char **argv)
         mg_cli_error("bench", "--merge needs --strategy single:N");
         return MG_EXIT_USAGE;
     }
+    char *model_dir = NULL;
+    if (mg_source_resolve_model(model, wandb, &model_dir, &err) < 0) {
+        mg_cli_error("bench", "%s", err.msg);
+        return err.code == MG_ENOENT || err.code == MG_EINVAL || err.code == MG_EUSAGE
+                   ? MG_EXIT_USAGE
+                   : MG_EXIT_FAIL;
+    }
     mg_model_params mp = mg_model_default_params();
-    mp.path = model;
+    mp.path = model_dir;
     mp.base_model = base;
+    mp.resolve_base = mg_source_resolve_base_cb;
     if (dtype) {
         if (!strcmp(dtype, "float32"))
             mp.dtype = MG_DTYPE_F32;
@@ -160,6 +173,7 @@ static int run(int argc, char **argv)
             mp.dtype = MG_DTYPE_F16;
         else {
             mg_cli_error("bench", "--dtype: '%s' is not float32, bfloat16 or float16", dtype);
+            free(model_dir);
             return MG_EXIT_USAGE;
         }
     }
@@ -169,6 +183,8 @@ static int run(int argc, char **argv)
     int32_t *ids = NULL;
     double t_load = now_s();
     int r = mg_model_load(&mp, &m, &err);
+    free(model_dir); /* the model keeps its own copy of the path */
+    model_dir = NULL;
     if (r < 0) {
         mg_cli_error("bench", "%s", err.msg);
         return r == MG_ENOMEM ? MG_EXIT_FAIL : MG_EXIT_USAGE;

@@ -14,6 +14,7 @@
 #include "mg_cli.h"
 #include "mg_engine.h"
 #include "mg_model.h"
+#include "mg_sources.h"
 #if __has_include("mg_tokenizer.h")
 #include "mg_tokenizer.h"
 #define HAVE_TOKENIZER 1
@@ -103,13 +104,17 @@ static int write_logits(const char *path, const float *v, int n)
 
 static int run(int argc, char **argv)
 {
+    const char *wandb = NULL;
     const char *model = NULL, *base = NULL, *prompt = NULL, *prompt_ids = NULL;
     const char *strategy = NULL, *dtype = NULL, *dump = NULL;
     long max_new = 768, seed = 0, top_k = 50, threads = 0, sample_index = 0;
     double temperature = 0, top_p = 1.0;
     bool greedy = false, have_temp = false;
     mg_opt opts[] = {
-        {"model", MG_OPT_STRING, &model, "PATH", "model folder (required)"},
+        {"model", MG_OPT_STRING, &model, "PATH",
+         "model folder or Hub id ORG/NAME[@REV] (required unless --wandb-artifact)"},
+        {"wandb-artifact", MG_OPT_STRING, &wandb, "E/P/N:V",
+         "a W&B model artifact (its best_model/ when present) instead of --model"},
         {"base-model", MG_OPT_STRING, &base, "B",
          "base model folder or name (default: from the model)"},
         {"prompt", MG_OPT_STRING, &prompt, "TEXT",
@@ -138,8 +143,8 @@ static int run(int argc, char **argv)
     for (int i = 1; i < argc; i++)
         if (!strncmp(argv[i], "--temperature", 13)) have_temp = true;
 
-    if (!model) {
-        mg_cli_error("generate", "--model is required");
+    if (!model && !wandb) {
+        mg_cli_error("generate", "--model or --wandb-artifact is required");
         return MG_EXIT_USAGE;
     }
     if (!!prompt == !!prompt_ids) {
@@ -173,9 +178,17 @@ static int run(int argc, char **argv)
         mg_cli_error("generate", "--strategy: %s", err.msg);
         return MG_EXIT_USAGE;
     }
+    char *model_dir = NULL;
+    if (mg_source_resolve_model(model, wandb, &model_dir, &err) < 0) {
+        mg_cli_error("generate", "%s", err.msg);
+        return err.code == MG_ENOENT || err.code == MG_EINVAL || err.code == MG_EUSAGE
+                   ? MG_EXIT_USAGE
+                   : MG_EXIT_FAIL;
+    }
     mg_model_params mp = mg_model_default_params();
-    mp.path = model;
+    mp.path = model_dir;
     mp.base_model = base;
+    mp.resolve_base = mg_source_resolve_base_cb;
     if (dtype) {
         if (!strcmp(dtype, "float32"))
             mp.dtype = MG_DTYPE_F32;
@@ -185,6 +198,7 @@ static int run(int argc, char **argv)
             mp.dtype = MG_DTYPE_F16;
         else {
             mg_cli_error("generate", "--dtype: '%s' is not float32, bfloat16 or float16", dtype);
+            free(model_dir);
             return MG_EXIT_USAGE;
         }
     }
@@ -193,6 +207,7 @@ static int run(int argc, char **argv)
     if (prompt_ids && parse_ids(prompt_ids, &ids, &n_ids) < 0) {
         mg_cli_error("generate", "--prompt-ids: '%s' is not a comma-separated list of ids",
                      prompt_ids);
+        free(model_dir);
         return MG_EXIT_USAGE;
     }
 
@@ -206,6 +221,8 @@ static int run(int argc, char **argv)
     mg_tokenizer *tok = NULL;
 #endif
     int r = mg_model_load(&mp, &m, &err);
+    free(model_dir); /* the model keeps its own copy of the path */
+    model_dir = NULL;
     if (r < 0) {
         mg_cli_error("generate", "%s", err.msg);
         rc = exit_for(r);
