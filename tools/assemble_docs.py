@@ -16,13 +16,23 @@ def ordered(pages, order):
     return sorted(pages, key=lambda p: (rank.get(p.stem, len(order)), p.stem))
 
 
+def demote(text):
+    """Pushes a page's headings one level down (outside code fences)."""
+    out, fenced = [], False
+    for line in text.splitlines():
+        if line.startswith("```"):
+            fenced = not fenced
+        out.append("#" + line if not fenced and line.startswith("#") else line)
+    return "\n".join(out) + "\n"
+
+
 def assemble(src, dst, title, intro, order):
     pages = ordered(list((root / src).glob("*.md")), order)
     out = [f"# {title}\n\n", intro, "\n"]
     if pages:
         out.append("Contents: " + ", ".join(f"[{p.stem}](#{p.stem})" for p in pages) + "\n\n")
     for p in pages:
-        text = p.read_text().strip() + "\n"
+        text = demote(p.read_text().strip())
         out.append(f'<a id="{p.stem}"></a>\n\n' + text + "\n")
     (root / dst).write_text("".join(out))
 
