@@ -17,12 +17,19 @@ def ordered(pages, order):
 
 
 def demote(text):
-    """Pushes a page's headings one level down (outside code fences)."""
-    out, fenced = [], False
-    for line in text.splitlines():
+    """Shifts a page's headings (outside code fences) so its top level is ##."""
+    lines, fenced, levels = text.splitlines(), False, []
+    for line in lines:
         if line.startswith("```"):
             fenced = not fenced
-        out.append("#" + line if not fenced and line.startswith("#") else line)
+        elif not fenced and line.startswith("#"):
+            levels.append(len(line) - len(line.lstrip("#")))
+    shift = 2 - min(levels) if levels else 0
+    out, fenced = [], False
+    for line in lines:
+        if line.startswith("```"):
+            fenced = not fenced
+        out.append("#" * shift + line if not fenced and line.startswith("#") else line)
     return "\n".join(out) + "\n"
 
 
