@@ -477,7 +477,7 @@ int ev_sbx_spawn(const ev_sbx_params *p, ev_proc *out, mg_error *err)
     devnull = open("/dev/null", O_RDWR | O_CLOEXEC);
     if (devnull < 0) goto sys_fail;
     if (p->input) {
-        /* A sealed memfd: any size, no pipe to keep fed. */
+        /* A memfd: any size, no pipe to keep fed. */
         in_fd = memfd_create("moegen-input", MFD_CLOEXEC);
         if (in_fd < 0) goto sys_fail;
         size_t off = 0;
