@@ -468,9 +468,8 @@ int mg_codegen_run(const mg_codegen_params *p, mg_codegen_result *res, mg_error 
     for (int i = 0; failed && run.outputs && i < run.n_outputs; i++) {
         /* A run that failed before writing anything leaves no empty files. */
         cg_output *o = &run.outputs[i];
-        if (o->created && o->generated == 0 && o->path) {
-            unlink(o->path);
-            unlink(o->raw_path);
+        if (o->opened && o->created && o->generated == 0) {
+            mg__output_discard_created(o);
             free(o->summary_path);
             o->summary_path = NULL;
         }

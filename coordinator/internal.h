@@ -29,16 +29,17 @@ typedef struct cg_output {
     int cur_sample;
     long existing, generated, total; /* samples on disk before / written now / wanted */
     long prompt_tokens, gen_tokens;
-    long finish[5];      /* by mg_msg_finish */
-    long *expert_hist;   /* [MG_MSG_MAX_EXPERTS + 1]; last = no expert */
-    int max_expert_seen; /* highest expert index in expert_hist */
-    bool created;        /* this run created the files (removed again if a failed run leaves
-                          * them empty) */
+    long finish[5];            /* by mg_msg_finish */
+    long *expert_hist;         /* [MG_MSG_MAX_EXPERTS + 1]; last = no expert */
+    int max_expert_seen;       /* highest expert index in expert_hist */
+    bool created, created_raw; /* this run created the file (O_EXCL): removed again if a
+                                * failed run leaves it empty */
+    bool opened;               /* mg__output_open() finished: locks held, counts valid */
 } cg_output;
 
-/* Opens (creating) the two files, makes them the same number of whole lines
- * (a crash between the two appends leaves the raw file one record ahead),
- * and counts what is already there. */
+/* Opens (creating) and locks the two files, parses both, cuts the one with a
+ * record its twin lacks (a crash between the two appends) and counts what is
+ * already there. On failure nothing is cut and `opened` stays false. */
 int mg__output_open(cg_output *o, const mg_codegen_params *p, const mg_dataset *ds,
                     const size_t *tasks, size_t n_tasks, mg_error *err);
 /* Stores a finished sample (takes ownership of `solution`) and appends every
@@ -48,6 +49,9 @@ int mg__output_put(cg_output *o, const mg_dataset *ds, const size_t *tasks, size
 bool mg__output_complete(const cg_output *o, size_t n_tasks);
 /* Writes <id>.summary.json (temporary file + rename). */
 int mg__output_summary(const cg_output *o, double wall_s, int n_tasks, mg_error *err);
+/* Removes the files this run created if they are still empty (a run that
+ * failed before writing anything); call before mg__output_close. */
+void mg__output_discard_created(cg_output *o);
 void mg__output_close(cg_output *o, size_t n_tasks, int n);
 
 /* ---- the run ------------------------------------------------------------------------- */

@@ -19,65 +19,15 @@
 
 #include "mg_log.h"
 
-/* Byte offset just after the first `k` whole lines of `path`, and the number
- * of whole lines (stopping at k). A missing file has 0 lines. */
-static int whole_lines(const char *path, long k, long *lines, off_t *end, mg_error *err)
+/* Creates `path` if it does not exist yet; true only when this call made
+ * it (O_EXCL), so "this run created the file" never depends on a stat()
+ * another run can race with. */
+static bool create_new(const char *path)
 {
-    *lines = 0;
-    *end = 0;
-    FILE *f = fopen(path, "rb");
-    if (!f) {
-        if (errno == ENOENT) return 0;
-        return mg_error_set(err, mg_err_from_errno(errno), "%s: %s", path, strerror(errno));
-    }
-    char buf[65536];
-    size_t n;
-    off_t pos = 0;
-    while (*lines < k && (n = fread(buf, 1, sizeof buf, f)) > 0) {
-        for (size_t i = 0; i < n && *lines < k; i++)
-            if (buf[i] == '\n') {
-                ++*lines;
-                *end = pos + (off_t)i + 1;
-            }
-        pos += (off_t)n;
-    }
-    int bad = ferror(f);
-    fclose(f);
-    if (bad) return mg_error_set(err, MG_EIO, "%s: read error", path);
-    return 0;
-}
-
-/* Makes the sanitized and raw files hold the same number of whole lines by
- * cutting the longer one: the writer appends raw first, so after a crash the
- * raw file may hold one record the other lacks (and either may end torn). */
-static int equalize(const char *a, const char *b, mg_error *err)
-{
-    struct stat sa, sb;
-    if (stat(a, &sa) < 0 || stat(b, &sb) < 0) return 0; /* a lone file: the count check decides */
-    long la, lb;
-    off_t ea, eb;
-    int rc = whole_lines(a, __LONG_MAX__, &la, &ea, err);
-    if (rc == 0) rc = whole_lines(b, __LONG_MAX__, &lb, &eb, err);
-    if (rc < 0) return rc;
-    long k = la < lb ? la : lb;
-    const char *paths[2] = {a, b};
-    for (int i = 0; i < 2; i++) {
-        long l;
-        off_t e;
-        struct stat st;
-        if (stat(paths[i], &st) < 0) continue;
-        if ((rc = whole_lines(paths[i], k, &l, &e, err)) < 0) return rc;
-        if (st.st_size != e) {
-            if (truncate(paths[i], e) < 0)
-                return mg_error_set(err, mg_err_from_errno(errno),
-                                    "%s: cannot cut to %ld records: %s", paths[i], k,
-                                    strerror(errno));
-            if (l < (i == 0 ? la : lb))
-                mg_warn("%s: cut %ld record(s) its twin lacks (interrupted write)", paths[i],
-                        (i == 0 ? la : lb) - l);
-        }
-    }
-    return 0;
+    int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
+    if (fd < 0) return false;
+    close(fd);
+    return true;
 }
 
 static void advance(cg_output *o, size_t n_tasks, int n)
@@ -102,11 +52,15 @@ int mg__output_open(cg_output *o, const mg_codegen_params *p, const mg_dataset *
     /* "<id>.jsonl" -> "<id>.summary.json" */
     memcpy(o->summary_path, o->path, pl - strlen(".jsonl"));
     strcpy(o->summary_path + pl - strlen(".jsonl"), ".summary.json");
-    struct stat st;
-    o->created = stat(o->path, &st) < 0 && stat(o->raw_path, &st) < 0;
-    if ((rc = equalize(o->path, o->raw_path, err)) < 0) return rc;
-    if ((rc = mg_sample_file_open(o->raw_path, &o->raw, err)) < 0) return rc;
-    if ((rc = mg_sample_file_open(o->path, &o->f, err)) < 0) return rc;
+    o->created = create_new(o->path);
+    o->created_raw = create_new(o->raw_path);
+    /* Locks both files first, then parses both as records (blank lines
+     * skipped, as EvalPlus's resume), and only then cuts the longer one back
+     * to the common prefix; a corrupt file is an error and nothing is cut. */
+    mg_sample_pair pair;
+    if ((rc = mg_sample_pair_open(o->path, o->raw_path, &pair, err)) < 0) return rc;
+    o->f = pair.main;
+    o->raw = pair.raw;
     o->have = calloc(n_tasks ? n_tasks : 1, sizeof *o->have);
     o->pending = calloc(n_tasks ? n_tasks : 1, sizeof *o->pending);
     o->expert_hist = calloc(MG_MSG_MAX_EXPERTS + 1, sizeof *o->expert_hist);
@@ -116,12 +70,6 @@ int mg__output_open(cg_output *o, const mg_codegen_params *p, const mg_dataset *
     for (size_t t = 0; t < n_tasks; t++) {
         const char *id = ds->tasks[tasks[t]].task_id;
         int c = mg_sample_file_count(o->f, id);
-        int cr = mg_sample_file_count(o->raw, id);
-        if (cr != c)
-            return mg_error_set(err, MG_EFORMAT,
-                                "%s: %d records for %s but %s has %d: the two files disagree "
-                                "(remove both to regenerate)",
-                                o->path, c, id, o->raw_path, cr);
         o->have[t] = c > n ? n : c;
         o->existing += o->have[t];
     }
@@ -129,6 +77,7 @@ int mg__output_open(cg_output *o, const mg_codegen_params *p, const mg_dataset *
     o->cur_task = 0;
     o->cur_sample = n_tasks ? o->have[0] : 0;
     advance(o, n_tasks, n); /* past the tasks that are already complete */
+    o->opened = true;
     return 0;
 }
 
@@ -162,10 +111,11 @@ int mg__output_put(cg_output *o, const mg_dataset *ds, const size_t *tasks, size
            o->pending[o->cur_task][o->cur_sample]) {
         char *s = o->pending[o->cur_task][o->cur_sample];
         const char *id = ds->tasks[tasks[o->cur_task]].task_id;
-        /* Raw first: equalize() repairs a crash between the two appends. Until
-         * a sanitizer exists the sanitized solution is the raw one. */
-        int rc = mg_sample_file_append(o->raw, id, s, err);
-        if (rc == 0) rc = mg_sample_file_append(o->f, id, s, err);
+        /* The pair writes sanitized then raw and takes a lone record back, and
+         * opening drops a record with no twin. Until a sanitizer exists the
+         * sanitized solution is the raw one. */
+        mg_sample_pair pair = {o->f, o->raw};
+        int rc = mg_sample_pair_append(&pair, id, s, s, err);
         if (rc < 0) return rc;
         free(s);
         o->pending[o->cur_task][o->cur_sample] = NULL;
@@ -178,6 +128,7 @@ int mg__output_put(cg_output *o, const mg_dataset *ds, const size_t *tasks, size
 
 int mg__output_summary(const cg_output *o, double wall_s, int n_tasks, mg_error *err)
 {
+    if (!o->opened) return 0; /* open failed part-way: no histogram, nothing to sum up */
     json_t *j = json_object();
     json_t *fin = json_object(), *ex = json_object();
     if (!j || !fin || !ex) {
@@ -215,6 +166,20 @@ int mg__output_summary(const cg_output *o, double wall_s, int n_tasks, mg_error 
         return mg_error_set(err, MG_EIO, "%s: cannot write the summary", o->summary_path);
     }
     return 0;
+}
+
+void mg__output_discard_created(cg_output *o)
+{
+    /* Only while we hold both locks, so no other run can be writing them,
+     * and only files this run made (O_EXCL) that are still empty. */
+    if (!o->opened || o->generated != 0) return;
+    struct stat st;
+    if (o->created && mg_sample_file_n_records(o->f) == 0 && stat(o->path, &st) == 0 &&
+        st.st_size == 0)
+        unlink(o->path);
+    if (o->created_raw && mg_sample_file_n_records(o->raw) == 0 && stat(o->raw_path, &st) == 0 &&
+        st.st_size == 0)
+        unlink(o->raw_path);
 }
 
 void mg__output_close(cg_output *o, size_t n_tasks, int n)

@@ -113,6 +113,14 @@ static int run(int argc, char **argv)
         mg_cli_error("codegen", "--shard %s: expected I/N with 0 <= I < N", shard);
         goto out;
     }
+    /* The backend is part of the output file name: a '/' would name a folder. */
+    if (p.backend && (!*p.backend || strchr(p.backend, '/'))) {
+        mg_cli_error("codegen",
+                     "--backend '%s': must be a non-empty name without '/' (it is "
+                     "part of the output file name)",
+                     p.backend);
+        goto out;
+    }
     if (seed) {
         char *end;
         errno = 0;

@@ -495,6 +495,12 @@ Test(pipeline, bad_input_exits_2_with_one_line, .timeout = 60)
     cr_assert(strstr(e, "/nonexistent/tasks.jsonl"), "%s", e);
     const char *a4[] = {MOEGEN, "merge", "--output", "/tmp/x.jsonl", NULL};
     cr_assert_eq(run_cli(a4, e, sizeof e), 2);
+    /* The backend is part of a file name. */
+    const char *a5[] = {MOEGEN,   "codegen", "--model",   MODEL, "--dataset", "humaneval",
+                        "--root", root,      "--backend", "a/b", NULL};
+    cr_assert_eq(run_cli(a5, e, sizeof e), 2);
+    cr_assert(strstr(e, "--backend 'a/b'"), "%s", e);
+    cr_assert_eq(strchr(e, '\n'), e + strlen(e) - 1, "one line: %s", e);
     cleanup(root);
 }
 

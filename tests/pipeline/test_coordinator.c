@@ -5,10 +5,12 @@
 
 #include <criterion/criterion.h>
 #include <dirent.h>
+#include <fcntl.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -132,4 +134,140 @@ Test(coordinator, merge_interleaves_and_refuses_bad_shards)
     cr_assert(strstr(err.msg, ":1: not a sample record"), "%s", err.msg);
     cr_assert_eq(mg_merge_shards(s0, in, 2, &err), MG_EUSAGE);
     rm_tree(d);
+}
+
+/* ---- resume safety: open failures, corrupt files, locks ------------------------- */
+
+static char *slurp(const char *path)
+{
+    FILE *f = fopen(path, "rb");
+    if (!f) return NULL;
+    char *buf = calloc(1, 1 << 16);
+    cr_assert_not_null(buf);
+    size_t n = fread(buf, 1, (1 << 16) - 1, f);
+    buf[n] = '\0';
+    fclose(f);
+    return buf;
+}
+
+typedef struct resume_case {
+    char *d;
+    char tasks[600], exe[600], root[600], path[900], raw[900];
+    mg_codegen_params p;
+} resume_case;
+
+/* A custom dataset of one task, a worker that dies at once, and the paths of
+ * the output files (folders made) that `main` and `raw` are written to. */
+static void resume_setup(resume_case *c, const char *main_text, const char *raw_text)
+{
+    signal(SIGPIPE, SIG_IGN);
+    c->d = tmpdir();
+    snprintf(c->tasks, sizeof c->tasks, "%s/tasks.jsonl", c->d);
+    snprintf(c->exe, sizeof c->exe, "%s/fake-moegen", c->d);
+    snprintf(c->root, sizeof c->root, "%s/out", c->d);
+    write_file(c->tasks, "{\"task_id\": \"T/0\", \"prompt\": \"def f():\\n\"}\n", 0644);
+    write_file(c->exe, "#!/bin/sh\necho 'fake worker: no model here' >&2\nexit 3\n", 0755);
+    c->p = mg_codegen_default_params();
+    c->p.model = c->d;
+    c->p.dataset = "custom";
+    c->p.dataset_path = c->tasks;
+    c->p.root = c->root;
+    c->p.n_workers = 1;
+    c->p.n_samples = 4;
+    c->p.exe = c->exe;
+    c->p.quiet = true;
+    char *id = mg_codegen_output_id(&c->p, NULL);
+    snprintf(c->path, sizeof c->path, "%s/custom/%s.jsonl", c->root, id);
+    snprintf(c->raw, sizeof c->raw, "%s/custom/%s.raw.jsonl", c->root, id);
+    free(id);
+    char dir[700];
+    snprintf(dir, sizeof dir, "%s/custom", c->root);
+    cr_assert_eq(mkdir(c->root, 0755), 0);
+    cr_assert_eq(mkdir(dir, 0755), 0);
+    if (main_text) write_file(c->path, main_text, 0644);
+    if (raw_text) write_file(c->raw, raw_text, 0644);
+}
+
+/* Runs codegen expecting `want` with `msg` in the error, and both files
+ * byte for byte as they were. */
+static void resume_expect(resume_case *c, int want, const char *msg)
+{
+    char *before = slurp(c->path), *before_raw = slurp(c->raw);
+    mg_error err = {0};
+    mg_codegen_result res;
+    int rc = mg_codegen_run(&c->p, &res, &err);
+    cr_assert_eq(rc, want, "rc %d: %s", rc, err.msg);
+    cr_assert(strstr(err.msg, msg), "%s", err.msg);
+    char *after = slurp(c->path), *after_raw = slurp(c->raw);
+    cr_assert_not_null(after, "%s was removed", c->path);
+    cr_assert_not_null(after_raw, "%s was removed", c->raw);
+    cr_assert_str_eq(after, before);
+    cr_assert_str_eq(after_raw, before_raw);
+    free(before);
+    free(before_raw);
+    free(after);
+    free(after_raw);
+    rm_tree(c->d);
+}
+
+Test(coordinator, resume_refuses_a_garbage_line_and_cuts_nothing, .timeout = 60)
+{
+    resume_case c;
+    resume_setup(&c, REC("T/0", "a") "garbage\n" REC("T/0", "b"),
+                 REC("T/0", "a") REC("T/0", "b") REC("T/0", "c"));
+    resume_expect(&c, MG_EFORMAT, ":2: malformed JSON");
+}
+
+Test(coordinator, resume_refuses_wrong_types_and_cuts_nothing, .timeout = 60)
+{
+    resume_case c;
+    resume_setup(&c, REC("T/0", "a") "{\"task_id\": 5, \"solution\": []}\n",
+                 REC("T/0", "a") REC("T/0", "b"));
+    resume_expect(&c, MG_EFORMAT, ":2: record without a string");
+}
+
+Test(coordinator, resume_counts_records_not_lines, .timeout = 60)
+{
+    /* Blank lines are skipped (as EvalPlus's resume): 2 records in each file,
+     * nothing to cut; the fake worker then fails the run. */
+    resume_case c;
+    resume_setup(&c, "\n" REC("T/0", "a") "\n  \n" REC("T/0", "b"),
+                 REC("T/0", "a") REC("T/0", "b"));
+    resume_expect(&c, MG_ECHILD, "exited with status 3");
+}
+
+Test(coordinator, resume_cuts_only_the_record_with_no_twin, .timeout = 60)
+{
+    resume_case c;
+    resume_setup(&c, REC("T/0", "a") REC("T/0", "b"),
+                 REC("T/0", "a") REC("T/0", "b") REC("T/0", "c"));
+    mg_error err = {0};
+    mg_codegen_result res;
+    cr_assert_eq(mg_codegen_run(&c.p, &res, &err), MG_ECHILD, "%s", err.msg);
+    char *raw = slurp(c.raw), *main_text = slurp(c.path);
+    cr_assert_str_eq(raw, REC("T/0", "a") REC("T/0", "b"));
+    cr_assert_str_eq(main_text, REC("T/0", "a") REC("T/0", "b"));
+    free(raw);
+    free(main_text);
+    rm_tree(c.d);
+}
+
+Test(coordinator, a_second_run_on_locked_files_fails_cleanly, .timeout = 60)
+{
+    /* Another run holds the raw file's lock (these files are its own, still
+     * empty): one error, nothing removed, nothing cut. */
+    resume_case c;
+    resume_setup(&c, "", "");
+    int fd = open(c.raw, O_RDWR);
+    cr_assert_geq(fd, 0);
+    cr_assert_eq(flock(fd, LOCK_EX | LOCK_NB), 0);
+    resume_expect(&c, MG_EAGAIN, "another process is writing");
+    close(fd);
+}
+
+Test(coordinator, a_failed_run_keeps_empty_files_it_did_not_create, .timeout = 60)
+{
+    resume_case c;
+    resume_setup(&c, "", "");
+    resume_expect(&c, MG_ECHILD, "exited with status 3");
 }
