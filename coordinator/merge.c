@@ -106,6 +106,11 @@ static int split(shard *s, mg_error *err)
     return rc;
 }
 
+static int cmp_str(const void *a, const void *b)
+{
+    return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
+
 static int merge_one(const char *out_path, const char *const *inputs, int n, mg_error *err)
 {
     shard *sh = calloc((size_t)n, sizeof *sh);
@@ -118,6 +123,32 @@ static int merge_one(const char *out_path, const char *const *inputs, int n, mg_
         if (rc == 0) rc = split(&sh[i], err);
         total += sh[i].n_groups;
     }
+    /* A task in two shards: the same shard twice, or shards of different runs. */
+    const char **ids = rc == 0 ? malloc((total ? total : 1) * sizeof *ids) : NULL;
+    if (rc == 0 && !ids) rc = mg_error_set(err, MG_ENOMEM, "out of memory");
+    if (rc == 0) {
+        size_t k = 0;
+        for (int i = 0; i < n; i++)
+            for (size_t g = 0; g < sh[i].n_groups; g++) ids[k++] = sh[i].groups[g].id;
+        qsort(ids, total, sizeof *ids, cmp_str);
+        for (size_t k2 = 1; k2 < total && rc == 0; k2++)
+            if (!strcmp(ids[k2 - 1], ids[k2])) {
+                int a = -1, b = -1;
+                for (int i = 0; i < n; i++)
+                    for (size_t g = 0; g < sh[i].n_groups; g++)
+                        if (!strcmp(sh[i].groups[g].id, ids[k2])) {
+                            if (a < 0)
+                                a = i;
+                            else if (b < 0)
+                                b = i;
+                        }
+                rc = mg_error_set(err, MG_EFORMAT,
+                                  "%s: task %s is also in %s (the same shard "
+                                  "twice, or shards of different runs?)",
+                                  inputs[b], ids[k2], inputs[a]);
+            }
+    }
+    free(ids);
     /* Shard i holds ceil((T - i) / N) groups of T tasks: check before writing. */
     for (int i = 0; i < n && rc == 0; i++) {
         size_t want = total / (size_t)n + ((size_t)i < total % (size_t)n ? 1 : 0);
@@ -153,6 +184,72 @@ static int merge_one(const char *out_path, const char *const *inputs, int n, mg_
     return rc;
 }
 
+/* I and N from a name ending "_shard-I-of-N.jsonl" (codegen's naming);
+ * false when the name does not carry them. */
+static bool shard_of_name(const char *path, long *i, long *n)
+{
+    const char *base = strrchr(path, '/');
+    base = base ? base + 1 : path;
+    const char *at = NULL;
+    for (const char *q = strstr(base, "_shard-"); q; q = strstr(q + 1, "_shard-")) at = q;
+    if (!at) return false;
+    char *end;
+    const char *a = at + strlen("_shard-");
+    if (*a < '0' || *a > '9') return false;
+    *i = strtol(a, &end, 10);
+    if (strncmp(end, "-of-", 4) || end[4] < '0' || end[4] > '9') return false;
+    *n = strtol(end + 4, &end, 10);
+    return !strcmp(end, ".jsonl") && *n >= 1 && *i >= 0;
+}
+
+/* The inputs must be shards 0..N-1 of one run, each once, in order: checked
+ * from the _shard-I-of-N names (every input must carry one when any does)
+ * and, for any names, by file identity (the same file twice). */
+static int check_inputs(const char *const *inputs, int n, mg_error *err)
+{
+    int named = 0;
+    long n0 = 0;
+    for (int k = 0; k < n; k++) {
+        struct stat sk;
+        if (stat(inputs[k], &sk) == 0)
+            for (int j = 0; j < k; j++) {
+                struct stat sj;
+                if (stat(inputs[j], &sj) == 0 && sj.st_dev == sk.st_dev && sj.st_ino == sk.st_ino)
+                    return mg_error_set(err, MG_EUSAGE, "%s: given twice (as %s too)", inputs[k],
+                                        inputs[j]);
+            }
+        long i, cnt;
+        if (!shard_of_name(inputs[k], &i, &cnt)) continue;
+        if (named++ == 0) n0 = cnt;
+        if (cnt != n0)
+            return mg_error_set(err, MG_EUSAGE, "%s: shard of %ld but %s is a shard of %ld",
+                                inputs[k], cnt, inputs[0], n0);
+        if (cnt != n)
+            return mg_error_set(err, MG_EUSAGE,
+                                "%s: shard %ld of %ld, but %d shard file(s) were given: give "
+                                "all %ld, once each",
+                                inputs[k], i, cnt, n, cnt);
+        if (i >= cnt)
+            return mg_error_set(err, MG_EUSAGE, "%s: shard %ld of %ld does not exist", inputs[k], i,
+                                cnt);
+        if (i != k)
+            return mg_error_set(err, MG_EUSAGE,
+                                "%s: shard %ld given at position %d: give the shards once "
+                                "each, in order 0..%ld (wrong order, a duplicate or a missing "
+                                "shard)",
+                                inputs[k], i, k, cnt - 1);
+    }
+    if (named && named != n)
+        for (int k = 0; k < n; k++) {
+            long i, cnt;
+            if (!shard_of_name(inputs[k], &i, &cnt))
+                return mg_error_set(err, MG_EUSAGE,
+                                    "%s: not named _shard-I-of-N.jsonl like the other inputs",
+                                    inputs[k]);
+        }
+    return 0;
+}
+
 /* "x.jsonl" -> "x.raw.jsonl" (only the final extension: shard names are ours). */
 static char *raw_twin(const char *path)
 {
@@ -173,7 +270,9 @@ int mg_merge_shards(const char *out_path, const char *const *inputs, int n_input
     for (int i = 0; i < n_inputs; i++)
         if (!strcmp(inputs[i], out_path))
             return mg_error_set(err, MG_EUSAGE, "%s is both an input and the output", out_path);
-    int rc = merge_one(out_path, inputs, n_inputs, err);
+    int rc = check_inputs(inputs, n_inputs, err);
+    if (rc < 0) return rc;
+    rc = merge_one(out_path, inputs, n_inputs, err);
     if (rc < 0) return rc;
     /* The raw twins, when every shard has one. */
     char *out_raw = raw_twin(out_path);

@@ -7,8 +7,8 @@
 
 #define USAGE                                                                                      \
     "--output OUT.jsonl SHARD0.jsonl SHARD1.jsonl ...\n"                                           \
-    "Inputs in shard order (0..N-1). The .raw.jsonl twins are merged too when every\n"             \
-    "input has one."
+    "Inputs in shard order (0..N-1), each once; names ending _shard-I-of-N.jsonl are\n"            \
+    "checked against that. The .raw.jsonl twins are merged too when every input has one."
 
 static int run(int argc, char **argv)
 {

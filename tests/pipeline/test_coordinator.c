@@ -117,7 +117,7 @@ Test(coordinator, merge_interleaves_and_refuses_bad_shards)
     /* Wrong order: shard 1 given first. */
     const char *rev[] = {s1, s0};
     unlink(out);
-    cr_assert_eq(mg_merge_shards(out, rev, 2, &err), MG_EFORMAT);
+    cr_assert_eq(mg_merge_shards(out, rev, 2, &err), MG_EUSAGE);
     cr_assert(strstr(err.msg, "wrong order"), "%s", err.msg);
     cr_assert_neq(access(out, F_OK), 0, "nothing written");
     /* A torn last line. */
@@ -133,6 +133,52 @@ Test(coordinator, merge_interleaves_and_refuses_bad_shards)
     cr_assert_eq(mg_merge_shards(out, in, 2, &err), MG_EFORMAT);
     cr_assert(strstr(err.msg, ":1: not a sample record"), "%s", err.msg);
     cr_assert_eq(mg_merge_shards(s0, in, 2, &err), MG_EUSAGE);
+    rm_tree(d);
+}
+
+/* The inputs must be shards 0..N-1 of one run, once each, in order. */
+Test(coordinator, merge_refuses_duplicate_missing_and_misnamed_shards)
+{
+    char *d = tmpdir();
+    char s[3][600], out[600], c0[600], c1[600];
+    const char *text[3] = {REC("T/0", "x") REC("T/3", "y"), REC("T/1", "a"), REC("T/2", "b")};
+    for (int i = 0; i < 3; i++) {
+        snprintf(s[i], sizeof s[i], "%s/a_shard-%d-of-3.jsonl", d, i);
+        write_file(s[i], text[i], 0644);
+    }
+    snprintf(out, sizeof out, "%s/a.jsonl", d);
+    mg_error err = {0};
+    /* The same shard twice. */
+    const char *twice[] = {s[0], s[0], s[2]};
+    cr_assert_eq(mg_merge_shards(out, twice, 3, &err), MG_EUSAGE);
+    cr_assert(strstr(err.msg, "given twice"), "%s", err.msg);
+    /* A missing shard: 2 files of 3. */
+    const char *missing[] = {s[0], s[2]};
+    cr_assert_eq(mg_merge_shards(out, missing, 2, &err), MG_EUSAGE);
+    cr_assert(strstr(err.msg, "a_shard-0-of-3.jsonl: shard 0 of 3, but 2 shard file(s)"), "%s",
+              err.msg);
+    /* Names that disagree with each other. */
+    snprintf(c1, sizeof c1, "%s/a_shard-1-of-4.jsonl", d);
+    write_file(c1, text[1], 0644);
+    const char *mixed[] = {s[0], c1, s[2]};
+    cr_assert_eq(mg_merge_shards(out, mixed, 3, &err), MG_EUSAGE);
+    cr_assert(strstr(err.msg, "a_shard-1-of-4.jsonl: shard of 4"), "%s", err.msg);
+    /* Wrong order. */
+    const char *order[] = {s[0], s[2], s[1]};
+    cr_assert_eq(mg_merge_shards(out, order, 3, &err), MG_EUSAGE);
+    cr_assert(strstr(err.msg, "a_shard-2-of-3.jsonl: shard 2 given at position 1"), "%s", err.msg);
+    /* Names without _shard-I-of-N: a copy of shard 0 is caught by its tasks. */
+    snprintf(c0, sizeof c0, "%s/copy0.jsonl", d);
+    snprintf(c1, sizeof c1, "%s/copy1.jsonl", d);
+    write_file(c0, text[0], 0644);
+    write_file(c1, text[0], 0644);
+    const char *copies[] = {c0, c1};
+    cr_assert_eq(mg_merge_shards(out, copies, 2, &err), MG_EFORMAT);
+    cr_assert(strstr(err.msg, "copy1.jsonl: task T/0 is also in"), "%s", err.msg);
+    cr_assert_neq(access(out, F_OK), 0, "nothing written");
+    /* The right inputs still merge. */
+    const char *ok[] = {s[0], s[1], s[2]};
+    cr_assert_eq(mg_merge_shards(out, ok, 3, &err), 0, "%s", err.msg);
     rm_tree(d);
 }
 
