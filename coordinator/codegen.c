@@ -53,7 +53,10 @@ char *mg_codegen_output_id(const mg_codegen_params *p, const char *strategy)
             rc = mg_sbuf_append(&m, *s == ':' || *s == '/' ? "-" : s, 1);
     }
     if (rc == 0) rc = mg_sbuf_append(&m, "", 1);
-    char *id = rc == 0 ? mg_output_id(m.data, p->backend, p->temperature) : NULL;
+    char *id = NULL;
+    if (rc == 0)
+        id = p->temperature_arg ? mg_output_id_arg(m.data, p->backend, p->temperature_arg)
+                                : mg_output_id(m.data, p->backend, p->temperature);
     mg_sbuf_free(&m);
     if (id && p->shard_count > 1) {
         size_t n = strlen(id) + 48;

@@ -56,6 +56,10 @@ typedef struct mg_codegen_params {
     int max_crashes;              /* worker crashes in a row before giving up (default 3) */
     const char *exe;              /* program to spawn as `<exe> worker ...`; NULL = this one */
     bool quiet;                   /* no progress lines */
+    /* --temperature as typed: names the output as EvalPlus (python-fire) does,
+     * an integer literal staying an int ("1" -> "_temp_1"); NULL = from
+     * `temperature` ("_temp_1.0"). */
+    const char *temperature_arg;
 } mg_codegen_params;
 
 mg_codegen_params mg_codegen_default_params(void);

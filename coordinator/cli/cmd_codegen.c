@@ -3,10 +3,12 @@
  * workers, shards and seeds). The work is in coordinator/ (mg_coordinator.h). */
 #include "mg_cli.h"
 #include "mg_coordinator.h"
+#include "mg_dataset.h"
 #include "mg_model.h"
 #include "mg_sources.h"
 
 #include <errno.h>
+#include <math.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -28,6 +30,29 @@ static int parse_shard(const char *s, int *i, int *n)
     if (end == b || *end || c < 1 || c > 100000 || a < 0 || a >= c) return -1;
     *i = (int)a;
     *n = (int)c;
+    return 0;
+}
+
+/* --temperature as python-fire reads it: the text must name the output the
+ * way EvalPlus does (mg_output_id_arg accepts it: an int or float literal,
+ * underscores between digits allowed) and be a finite number >= 0. */
+static int parse_temperature(const char *text, double *out)
+{
+    char *id = mg_output_id_arg("m", "b", text);
+    if (!id) return -1;
+    free(id);
+    char buf[128];
+    size_t k = 0;
+    for (const char *s = text; *s && k + 1 < sizeof buf; s++)
+        if (*s != '_') buf[k++] = *s;
+    buf[k] = '\0';
+    char *end;
+    errno = 0;
+    double v = strtod(buf, &end);
+    if (errno || end == buf || (*end && strspn(end, " \t\n\r\f\v") != strlen(end)) ||
+        !isfinite(v) || !(v >= 0))
+        return -1;
+    *out = v;
     return 0;
 }
 
@@ -65,7 +90,7 @@ static int run(int argc, char **argv)
     char *model_dir = NULL, *base_dir = NULL;
     long n_samples = p.n_samples, workers = p.n_workers, threads = 0, batch = p.batch_size,
          max_new = p.max_new_tokens;
-    double temperature = p.temperature;
+    const char *temperature = NULL;
     bool quiet = false;
     mg_cli_list strategies = {0};
     const mg_opt opts[] = {
@@ -80,7 +105,7 @@ static int run(int argc, char **argv)
          "dataset file (default: EvalPlus's resolution)"},
         {"root", MG_OPT_STRING, &p.root, "DIR", "output root (default evalplus_results)"},
         {"n-samples", MG_OPT_INT, &n_samples, "N", "samples per task (default 1)"},
-        {"temperature", MG_OPT_FLOAT, &temperature, "T", "sampling temperature (default 0.0)"},
+        {"temperature", MG_OPT_STRING, &temperature, "T", "sampling temperature (default 0.0)"},
         {"greedy", MG_OPT_FLAG, &p.greedy, NULL,
          "greedy decoding; forces one sample (default off)"},
         {"id-range", MG_OPT_STRING, &p.id_range, "LO,HI", "task numbers LO <= n < HI"},
@@ -131,10 +156,28 @@ static int run(int argc, char **argv)
         }
         p.seed = v;
     }
-    if (n_samples < 1 || n_samples > 100000 || workers < 1 || workers > 256 || threads < 0 ||
-        threads > 4096 || batch < 1 || batch > 4096 || max_new < 1 || max_new > 1000000) {
-        mg_cli_error("codegen", "--n-samples/--workers/--threads/--batch-size/--max-new-tokens "
-                                "out of range");
+    /* One message per flag, naming its allowed range. */
+    const struct {
+        const char *flag;
+        long v, lo, hi;
+    } ranges[] = {{"n-samples", n_samples, 1, 100000},
+                  {"workers", workers, 1, 256},
+                  {"threads", threads, 0, 4096},
+                  {"batch-size", batch, 1, 4096},
+                  {"max-new-tokens", max_new, 1, 1000000}};
+    for (size_t i = 0; i < sizeof ranges / sizeof ranges[0]; i++)
+        if (ranges[i].v < ranges[i].lo || ranges[i].v > ranges[i].hi) {
+            mg_cli_error("codegen", "--%s %ld: out of range %ld..%ld", ranges[i].flag, ranges[i].v,
+                         ranges[i].lo, ranges[i].hi);
+            goto out;
+        }
+    if (temperature && parse_temperature(temperature, &p.temperature) < 0) {
+        mg_cli_error("codegen", "--temperature '%s': expected a finite number >= 0", temperature);
+        goto out;
+    }
+    p.temperature_arg = temperature;
+    if (p.task_ids && p.task_ids[strspn(p.task_ids, ", \t")] == '\0') {
+        mg_cli_error("codegen", "--task-ids '%s': no task id given", p.task_ids);
         goto out;
     }
     p.n_samples = (int)n_samples;
@@ -142,7 +185,6 @@ static int run(int argc, char **argv)
     p.n_threads = (int)threads;
     p.batch_size = (int)batch;
     p.max_new_tokens = (int)max_new;
-    p.temperature = temperature;
     p.quiet = quiet;
     p.strategies = strategies.items;
     p.n_strategies = strategies.n;

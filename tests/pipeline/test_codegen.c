@@ -501,6 +501,16 @@ Test(pipeline, bad_input_exits_2_with_one_line, .timeout = 60)
     cr_assert_eq(run_cli(a5, e, sizeof e), 2);
     cr_assert(strstr(e, "--backend 'a/b'"), "%s", e);
     cr_assert_eq(strchr(e, '\n'), e + strlen(e) - 1, "one line: %s", e);
+    /* A range error names the one flag and its range. */
+    const char *a6[] = {MOEGEN,   "codegen", "--model",   MODEL, "--dataset", "humaneval",
+                        "--root", root,      "--workers", "0",   NULL};
+    cr_assert_eq(run_cli(a6, e, sizeof e), 2);
+    cr_assert(strstr(e, "--workers 0: out of range 1..256"), "%s", e);
+    cr_assert_null(strstr(e, "n-samples"), "%s", e);
+    const char *a7[] = {MOEGEN,   "codegen", "--model",    MODEL, "--dataset", "humaneval",
+                        "--root", root,      "--task-ids", "",    NULL};
+    cr_assert_eq(run_cli(a7, e, sizeof e), 2);
+    cr_assert(strstr(e, "--task-ids '': no task id given"), "%s", e);
     cleanup(root);
 }
 

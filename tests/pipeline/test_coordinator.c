@@ -92,6 +92,17 @@ Test(coordinator, output_ids_name_strategy_and_shard)
     id = mg_codegen_output_id(&p, "router");
     cr_assert_str_eq(id, "runs--best_model--router_vllm_temp_0.0_shard-2-of-4");
     free(id);
+    /* --temperature as typed: an int stays an int, as EvalPlus (python-fire). */
+    p.shard_count = 1;
+    p.temperature = 1;
+    p.temperature_arg = "1";
+    id = mg_codegen_output_id(&p, NULL);
+    cr_assert_str_eq(id, "runs--best_model_vllm_temp_1");
+    free(id);
+    p.temperature_arg = "1.0";
+    id = mg_codegen_output_id(&p, NULL);
+    cr_assert_str_eq(id, "runs--best_model_vllm_temp_1.0");
+    free(id);
 }
 
 #define REC(t, s) "{\"task_id\": \"" t "\", \"solution\": \"" s "\"}\n"
