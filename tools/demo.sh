@@ -15,3 +15,7 @@ out=${MOEGEN_DEMO_ROOT:-evalplus_results}
   --n-samples 2 --temperature 0.8 --seed 1 --workers 2 --max-new-tokens 96 \
   --root "$out" "$@"
 echo "samples written under $out/custom/ (one .jsonl and .raw.jsonl per strategy)" >&2
+# Score one strategy, sandboxed, with each task's own tests (random weights:
+# expect pass@1 = 0; a real model is the point of the real commands).
+./build/release/moegen evaluate --dataset custom --dataset-path examples/tasks.jsonl \
+  --samples "$out/custom/examples--tiny-dylora--router_hf_temp_0.8.jsonl" --i-just-wanna-run

@@ -15,7 +15,7 @@ static int run(int argc, char **argv)
     double min_limit = p.min_time_limit, factor = p.gt_time_limit_factor;
     const mg_opt opts[] = {
         {"dataset", MG_OPT_STRING, &dataset, "NAME",
-         "humaneval | mbpp | humaneval-orig (required)"},
+         "humaneval | mbpp | humaneval-orig | custom (required)"},
         {"samples", MG_OPT_STRING, &samples, "FILE.jsonl",
          "records {task_id, solution|completion} (required)"},
         {"dataset-path", MG_OPT_STRING, &dataset_path, "PATH",
@@ -74,6 +74,7 @@ static int run(int argc, char **argv)
     }
     char table[512];
     const char *name = !strcmp(dataset, "humaneval-orig") ? "humaneval" : dataset;
+    /* custom datasets have base tests only, like humaneval-orig. */
     mg_evaluate_format_table(name, &s, table, sizeof table);
     fputs(table, stdout);
     if (!quiet) fprintf(stderr, "moegen evaluate: results in %s\n", s.results_path);

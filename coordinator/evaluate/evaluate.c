@@ -278,12 +278,17 @@ int mg_evaluate_file(const mg_evaluate_params *p, mg_evaluate_summary *out, mg_e
     memset(out, 0, sizeof *out);
     if (!p->samples) return mg_error_set(err, MG_EUSAGE, "--samples is required");
     const char *kind = p->dataset ? p->dataset : "humaneval";
-    bool orig = !strcmp(kind, "humaneval-orig");
+    /* A custom dataset (HumanEval-format JSONL with `test` and `entry_point`)
+     * is scored as the original HumanEval is: program + test + check(). */
+    bool custom = !strcmp(kind, "custom");
+    bool orig = !strcmp(kind, "humaneval-orig") || custom;
     if (strcmp(kind, "humaneval") && strcmp(kind, "mbpp") && !orig)
         return mg_error_set(err, MG_EUSAGE,
-                            "--dataset: '%s' cannot be evaluated (humaneval, mbpp or "
-                            "humaneval-orig)",
+                            "--dataset: '%s' cannot be evaluated (humaneval, mbpp, "
+                            "humaneval-orig or custom)",
                             kind);
+    if (custom && !p->dataset_path)
+        return mg_error_set(err, MG_EUSAGE, "--dataset custom needs --dataset-path");
     size_t sl = strlen(p->samples);
     if (sl < 6 || strcmp(p->samples + sl - 6, ".jsonl"))
         return mg_error_set(err, MG_EUSAGE, "--samples: '%s' is not a .jsonl file", p->samples);
@@ -302,10 +307,22 @@ int mg_evaluate_file(const mg_evaluate_params *p, mg_evaluate_summary *out, mg_e
     mg_dataset ds;
     mg_dataset_params dp = mg_dataset_default_params();
     dp.name = kind;
-    dp.path = p->dataset_path;
+    /* The ground-truth step runs Python in another folder: give it an
+     * absolute path. */
+    char *abs_path = p->dataset_path ? realpath(p->dataset_path, NULL) : NULL;
+    dp.path = abs_path ? abs_path : p->dataset_path;
     dp.allow_download = true;
     int rc = mg_dataset_open(&dp, &ds, err);
+    free(abs_path);
     if (rc < 0) return rc;
+    for (size_t t = 0; custom && t < ds.n_tasks; t++)
+        if (!ds.tasks[t].test || !ds.tasks[t].entry_point) {
+            rc = mg_error_set(err, MG_EFORMAT,
+                              "%s: task %s has no \"test\" or \"entry_point\" to evaluate with",
+                              ds.path, ds.tasks[t].task_id);
+            mg_dataset_free(&ds);
+            return rc;
+        }
     ev_sample *samples = NULL;
     size_t n = 0;
     char *python = NULL, *croot = NULL, *gt_dir = NULL, *root = NULL;

