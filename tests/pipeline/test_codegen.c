@@ -511,6 +511,15 @@ Test(pipeline, bad_input_exits_2_with_one_line, .timeout = 60)
                         "--root", root,      "--task-ids", "",    NULL};
     cr_assert_eq(run_cli(a7, e, sizeof e), 2);
     cr_assert(strstr(e, "--task-ids '': no task id given"), "%s", e);
+    const char *g1[] = {MOEGEN, "generate",  "--model", MODEL, "--prompt",
+                        "x",    "--threads", "100000",  NULL};
+    cr_assert_eq(run_cli(g1, e, sizeof e), 2);
+    cr_assert(strstr(e, "--threads 100000: out of range 0..1024"), "%s", e);
+    cr_assert_null(strstr(e, "top-k"), "%s", e);
+    const char *b1[] = {MOEGEN, "bench", "--model", MODEL, "--gen-tokens", "1", NULL};
+    cr_assert_eq(run_cli(b1, e, sizeof e), 2);
+    cr_assert(strstr(e, "--gen-tokens 1: out of range 2..100000"), "%s", e);
+    cr_assert_eq(strchr(e, '\n'), e + strlen(e) - 1, "one line: %s", e);
     cleanup(root);
 }
 
