@@ -14,7 +14,7 @@
 #include "mg_cli.h"
 #include "mg_engine.h"
 #include "mg_model.h"
-#include "mg_sources.h"
+#include "mg_cli_model.h"
 
 static double now_s(void)
 {
@@ -161,42 +161,14 @@ static int run(int argc, char **argv)
         mg_cli_error("bench", "--merge needs --strategy single:N");
         return MG_EXIT_USAGE;
     }
-    char *model_dir = NULL;
-    if (mg_source_resolve_model(model, wandb, &model_dir, &err) < 0) {
-        mg_cli_error("bench", "%s", err.msg);
-        return err.code == MG_ENOENT || err.code == MG_EINVAL || err.code == MG_EUSAGE
-                   ? MG_EXIT_USAGE
-                   : MG_EXIT_FAIL;
-    }
-    mg_model_params mp = mg_model_default_params();
-    mp.path = model_dir;
-    mp.base_model = base;
-    mp.resolve_base = mg_source_resolve_base_cb;
-    if (dtype) {
-        if (!strcmp(dtype, "float32"))
-            mp.dtype = MG_DTYPE_F32;
-        else if (!strcmp(dtype, "bfloat16"))
-            mp.dtype = MG_DTYPE_BF16;
-        else if (!strcmp(dtype, "float16"))
-            mp.dtype = MG_DTYPE_F16;
-        else {
-            mg_cli_error("bench", "--dtype: '%s' is not float32, bfloat16 or float16", dtype);
-            free(model_dir);
-            return MG_EXIT_USAGE;
-        }
-    }
-    int rc = MG_EXIT_FAIL;
+    int rc = MG_EXIT_FAIL, r;
     mg_model *m = NULL;
     mg_engine *e = NULL;
     int32_t *ids = NULL;
     double t_load = now_s();
-    int r = mg_model_load(&mp, &m, &err);
-    free(model_dir); /* the model keeps its own copy of the path */
-    model_dir = NULL;
-    if (r < 0) {
-        mg_cli_error("bench", "%s", err.msg);
-        return r == MG_ENOMEM ? MG_EXIT_FAIL : MG_EXIT_USAGE;
-    }
+    const mg_cli_model_args ma = {model, wandb, base, dtype};
+    if ((rc = mg_cli_load_model("bench", &ma, &m)) != MG_EXIT_OK) return rc;
+    rc = MG_EXIT_FAIL;
     t_load = now_s() - t_load;
     if (!strategy && m->n_experts == 0) strat.kind = MG_STRATEGY_BASE;
     if (mg_strategy_check(&strat, m, &err) < 0) {

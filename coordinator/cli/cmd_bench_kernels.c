@@ -297,7 +297,7 @@ static int run(int argc, char **argv)
 #ifndef MOEGEN_HAVE_CUDA
     if (cuda) {
         mg_cli_error("bench-kernels", "--cuda: this binary has no CUDA kernels; run moegen-cuda "
-                                     "(built beside moegen when CMake finds nvcc)");
+                                      "(built beside moegen when CMake finds nvcc)");
         return MG_EXIT_USAGE;
     }
 #endif

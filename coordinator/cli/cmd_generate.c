@@ -14,7 +14,7 @@
 #include "mg_cli.h"
 #include "mg_engine.h"
 #include "mg_model.h"
-#include "mg_sources.h"
+#include "mg_cli_model.h"
 #if __has_include("mg_tokenizer.h")
 #include "mg_tokenizer.h"
 #define HAVE_TOKENIZER 1
@@ -33,22 +33,6 @@ static const char *usage = "--model PATH [--base-model B] (--prompt TEXT | --pro
                            "[--dump-logits FILE]";
 
 /* Errors in what the user gave us (files, values) exit 2; the rest exit 1. */
-static int exit_for(int code)
-{
-    switch (code) {
-    case MG_ENOENT:
-    case MG_EFORMAT:
-    case MG_EUNSUPPORTED:
-    case MG_ESHAPE:
-    case MG_EINVAL:
-    case MG_ERANGE:
-    case MG_EUSAGE:
-        return MG_EXIT_USAGE;
-    default:
-        return MG_EXIT_FAIL;
-    }
-}
-
 static int parse_ids(const char *s, int32_t **out, int *n)
 {
     int cap = 16, k = 0;
@@ -186,36 +170,11 @@ static int run(int argc, char **argv)
         mg_cli_error("generate", "--strategy: %s", err.msg);
         return MG_EXIT_USAGE;
     }
-    char *model_dir = NULL;
-    if (mg_source_resolve_model(model, wandb, &model_dir, &err) < 0) {
-        mg_cli_error("generate", "%s", err.msg);
-        return err.code == MG_ENOENT || err.code == MG_EINVAL || err.code == MG_EUSAGE
-                   ? MG_EXIT_USAGE
-                   : MG_EXIT_FAIL;
-    }
-    mg_model_params mp = mg_model_default_params();
-    mp.path = model_dir;
-    mp.base_model = base;
-    mp.resolve_base = mg_source_resolve_base_cb;
-    if (dtype) {
-        if (!strcmp(dtype, "float32"))
-            mp.dtype = MG_DTYPE_F32;
-        else if (!strcmp(dtype, "bfloat16"))
-            mp.dtype = MG_DTYPE_BF16;
-        else if (!strcmp(dtype, "float16"))
-            mp.dtype = MG_DTYPE_F16;
-        else {
-            mg_cli_error("generate", "--dtype: '%s' is not float32, bfloat16 or float16", dtype);
-            free(model_dir);
-            return MG_EXIT_USAGE;
-        }
-    }
     int32_t *ids = NULL;
     int n_ids = 0;
     if (prompt_ids && parse_ids(prompt_ids, &ids, &n_ids) < 0) {
         mg_cli_error("generate", "--prompt-ids: '%s' is not a comma-separated list of ids",
                      prompt_ids);
-        free(model_dir);
         return MG_EXIT_USAGE;
     }
 
@@ -228,14 +187,10 @@ static int run(int argc, char **argv)
 #ifdef HAVE_TOKENIZER
     mg_tokenizer *tok = NULL;
 #endif
-    int r = mg_model_load(&mp, &m, &err);
-    free(model_dir); /* the model keeps its own copy of the path */
-    model_dir = NULL;
-    if (r < 0) {
-        mg_cli_error("generate", "%s", err.msg);
-        rc = exit_for(r);
-        goto done;
-    }
+    int r;
+    const mg_cli_model_args ma = {model, wandb, base, dtype};
+    if ((rc = mg_cli_load_model("generate", &ma, &m)) != MG_EXIT_OK) goto done;
+    rc = MG_EXIT_FAIL;
     if (!strategy && m->n_experts == 0) strat.kind = MG_STRATEGY_BASE;
     if ((r = mg_strategy_check(&strat, m, &err)) < 0) {
         mg_cli_error("generate", "--strategy: %s", err.msg);
@@ -245,7 +200,7 @@ static int run(int argc, char **argv)
 #ifdef HAVE_TOKENIZER
     if (m->tokenizer_path && (r = mg_tokenizer_load(m->tokenizer_path, &tok, &err)) < 0) {
         mg_cli_error("generate", "%s", err.msg);
-        rc = exit_for(r);
+        rc = mg_cli_exit_for(r);
         goto done;
     }
     if (prompt) {
@@ -258,7 +213,7 @@ static int run(int argc, char **argv)
         size_t n = 0;
         if ((r = mg_tokenizer_encode_prompt(tok, prompt, strlen(prompt), &ids, &n, &err)) < 0) {
             mg_cli_error("generate", "--prompt: %s", err.msg);
-            rc = exit_for(r);
+            rc = mg_cli_exit_for(r);
             goto done;
         }
         n_ids = (int)n;
@@ -275,7 +230,7 @@ static int run(int argc, char **argv)
     ep.max_batch = 1;
     if ((r = mg_engine_new(m, &ep, &e, &err)) < 0) {
         mg_cli_error("generate", "%s", err.msg);
-        rc = exit_for(r);
+        rc = mg_cli_exit_for(r);
         goto done;
     }
     first = malloc(sizeof(float) * m->config.vocab_size);
@@ -299,7 +254,7 @@ static int run(int argc, char **argv)
                                 .seed = (uint64_t)seed};
     if ((r = mg_engine_submit(e, &rq, &err)) < 0) {
         mg_cli_error("generate", "%s", err.msg);
-        rc = exit_for(r);
+        rc = mg_cli_exit_for(r);
         goto done;
     }
     struct sigaction sa = {0}, old;

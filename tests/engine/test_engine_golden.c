@@ -141,11 +141,35 @@ static void run_cases(const char *prefix)
     json_decref(root);
 }
 
-Test(engine_golden, llama) { run_cases("llama"); }
-Test(engine_golden, gemma) { run_cases("gemma"); }
-Test(engine_golden, mistral) { run_cases("mistral"); }
-Test(engine_golden, qwen2) { run_cases("qwen2"); }
-Test(engine_golden, peft_adapters) { run_cases("peft-"); }
-Test(engine_golden, dylora_best) { run_cases("dylora-best"); }
-Test(engine_golden, dylora_checkpoint) { run_cases("dylora-checkpoint"); }
-Test(engine_golden, dylora_legacy) { run_cases("dylora-legacy"); }
+Test(engine_golden, llama)
+{
+    run_cases("llama");
+}
+Test(engine_golden, gemma)
+{
+    run_cases("gemma");
+}
+Test(engine_golden, mistral)
+{
+    run_cases("mistral");
+}
+Test(engine_golden, qwen2)
+{
+    run_cases("qwen2");
+}
+Test(engine_golden, peft_adapters)
+{
+    run_cases("peft-");
+}
+Test(engine_golden, dylora_best)
+{
+    run_cases("dylora-best");
+}
+Test(engine_golden, dylora_checkpoint)
+{
+    run_cases("dylora-checkpoint");
+}
+Test(engine_golden, dylora_legacy)
+{
+    run_cases("dylora-legacy");
+}

@@ -12,7 +12,6 @@
 #include <string.h>
 #include <sys/mman.h>
 
-
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     if (size < 1) return 0;
