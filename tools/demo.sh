@@ -2,7 +2,8 @@
 # The README's first command: installs the Debian dependencies, builds moegen
 # (Release) and runs the main job — a routing-strategy sweep over the embedded
 # default, a tiny DyLoRA-MoE model (examples/tiny-dylora, random weights) on
-# eight tasks written for the project (examples/tasks.jsonl) — offline.
+# eight tasks written for the project (examples/tasks.jsonl) — offline, then
+# scores every strategy in the sandbox (--evaluate).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 tools/install-deps.sh
@@ -13,9 +14,5 @@ out=${MOEGEN_DEMO_ROOT:-evalplus_results}
   --dataset custom --dataset-path examples/tasks.jsonl \
   --strategies router,single:0,single:1,best,ensemble,round_robin \
   --n-samples 2 --temperature 0.8 --seed 1 --workers 2 --max-new-tokens 96 \
-  --root "$out" "$@"
-echo "samples written under $out/custom/ (one .jsonl and .raw.jsonl per strategy)" >&2
-# Score one strategy, sandboxed, with each task's own tests (random weights:
-# expect pass@1 = 0; a real model is the point of the real commands).
-./build/release/moegen evaluate --dataset custom --dataset-path examples/tasks.jsonl \
-  --samples "$out/custom/examples--tiny-dylora--router_hf_temp_0.8.jsonl" --i-just-wanna-run
+  --root "$out" --evaluate "$@"
+echo "samples, results and a pass@1 chart under $out/custom/ (random weights: expect 0)" >&2

@@ -4,6 +4,8 @@
 #include "mg_cli.h"
 #include "mg_coordinator.h"
 #include "mg_dataset.h"
+#include "mg_evaluate.h"
+#include "mg_dataset.h"
 #include "mg_model.h"
 #include "mg_sources.h"
 
@@ -83,6 +85,82 @@ static int resolve_model(mg_codegen_params *p, const char *wandb, char **model_d
     return rc;
 }
 
+/* --evaluate: scores each strategy's .jsonl as `moegen evaluate` would, prints
+ * EvalPlus's pass@k table per strategy and a one-line-per-strategy summary,
+ * and draws pass@1 per strategy into <root>/<dataset>/<id>.pass_at_1.svg. */
+static int evaluate_outputs(const mg_codegen_params *p)
+{
+    int n = p->n_strategies > 0 ? p->n_strategies : 1, status = MG_EXIT_OK;
+    double *base = calloc((size_t)n, sizeof *base), *plus = calloc((size_t)n, sizeof *plus);
+    const char **labels = calloc((size_t)n, sizeof *labels);
+    bool have_plus = true;
+    mg_error err = {0};
+    if (!base || !plus || !labels) {
+        mg_cli_error("codegen", "--evaluate: out of memory");
+        status = MG_EXIT_FAIL;
+        goto done;
+    }
+    printf("\n%-24s %10s %10s  results\n", "strategy", "pass@1", "pass@1+");
+    for (int i = 0; i < n; i++) {
+        const char *strategy = p->n_strategies > 0 ? p->strategies[i] : NULL;
+        labels[i] = strategy ? strategy : "default";
+        char *id = mg_codegen_output_id(p, strategy), *path = NULL, *raw = NULL;
+        int rc = id ? mg_sample_paths(p->root, p->dataset, id, &path, &raw, &err)
+                    : mg_error_set(&err, MG_ENOMEM, "out of memory");
+        mg_evaluate_summary s = {0};
+        if (rc == 0) {
+            mg_evaluate_params ep = mg_evaluate_default_params();
+            ep.dataset = p->dataset;
+            ep.dataset_path = p->dataset_path;
+            ep.samples = path;
+            ep.overwrite = true; /* the samples may have changed since a results file */
+            ep.quiet = p->quiet;
+            rc = mg_evaluate_file(&ep, &s, &err);
+        }
+        if (rc < 0) {
+            mg_cli_error("codegen", "--evaluate %s: %s", labels[i], err.msg);
+            status = rc == MG_EUSAGE || rc == MG_EFORMAT || rc == MG_ENOENT ? MG_EXIT_USAGE
+                                                                            : MG_EXIT_FAIL;
+        } else {
+            base[i] = s.n_base > 0 ? s.base[0].value : 0.0;
+            plus[i] = s.n_plus > 0 ? s.plus[0].value : 0.0;
+            have_plus = have_plus && s.n_plus > 0;
+            char pl[16] = "-";
+            if (s.n_plus > 0) snprintf(pl, sizeof pl, "%.3f", plus[i]);
+            printf("%-24s %10.3f %10s  %s\n", labels[i], base[i], pl, s.results_path);
+        }
+        mg_evaluate_summary_free(&s);
+        free(id);
+        free(path);
+        free(raw);
+        if (rc < 0) goto done;
+    }
+    char *id = mg_codegen_output_id(p, NULL), *path = NULL, *raw = NULL;
+    if (id && mg_sample_paths(p->root, p->dataset, id, &path, &raw, &err) == 0) {
+        size_t len = strlen(path);
+        char *svg = malloc(len + 16);
+        if (svg) {
+            memcpy(svg, path, len - 6); /* drop ".jsonl" */
+            strcpy(svg + len - 6, ".pass_at_1.svg");
+            if (mg_evaluate_svg_chart(svg, id, labels, base, have_plus ? plus : NULL, (size_t)n,
+                                      &err) < 0) {
+                mg_cli_error("codegen", "--evaluate: %s", err.msg);
+                status = MG_EXIT_FAIL;
+            } else if (!p->quiet)
+                fprintf(stderr, "moegen codegen: pass@1 chart in %s\n", svg);
+            free(svg);
+        }
+    }
+    free(id);
+    free(path);
+    free(raw);
+done:
+    free(base);
+    free(plus);
+    free(labels);
+    return status;
+}
+
 static int run(int argc, char **argv)
 {
     mg_codegen_params p = mg_codegen_default_params();
@@ -91,7 +169,7 @@ static int run(int argc, char **argv)
     long n_samples = p.n_samples, workers = p.n_workers, threads = 0, batch = p.batch_size,
          max_new = p.max_new_tokens;
     const char *temperature = NULL;
-    bool quiet = false;
+    bool quiet = false, evaluate = false;
     mg_cli_list strategies = {0};
     const mg_opt opts[] = {
         {"model", MG_OPT_STRING, &p.model, "M",
@@ -127,6 +205,9 @@ static int run(int argc, char **argv)
         {"seed", MG_OPT_STRING, &seed, "S", "sampling seed (default 0)"},
         {"shard", MG_OPT_STRING, &shard, "I/N", "run tasks i with i % N == I (default 0/1)"},
         {"quiet", MG_OPT_FLAG, &quiet, NULL, "no progress on stderr"},
+        {"evaluate", MG_OPT_FLAG, &evaluate, NULL,
+         "score each strategy's file afterwards (moegen evaluate), print pass@k per strategy and "
+         "write a pass@1 bar chart (SVG) (default off)"},
         {0}};
     int rc = mg_cli_parse("codegen", USAGE, opts, argc, argv, NULL);
     if (rc) {
@@ -188,6 +269,11 @@ static int run(int argc, char **argv)
     p.quiet = quiet;
     p.strategies = strategies.items;
     p.n_strategies = strategies.n;
+    if (evaluate && (p.shard_count > 1 || p.id_range || p.task_ids)) {
+        mg_cli_error("codegen", "--evaluate scores whole datasets: drop --shard/--id-range/"
+                                "--task-ids, or run moegen evaluate after moegen merge");
+        goto out;
+    }
     mg_error err = {0};
     if ((rc = resolve_model(&p, wandb, &model_dir, &base_dir, &err)) < 0) {
         mg_cli_error("codegen", "%s", err.msg);
@@ -201,7 +287,7 @@ static int run(int argc, char **argv)
     mg_codegen_result res;
     rc = mg_codegen_run(&p, &res, &err);
     if (rc == 0) {
-        status = MG_EXIT_OK;
+        status = evaluate ? evaluate_outputs(&p) : MG_EXIT_OK;
     } else if (rc == MG_EINTERRUPTED) {
         fprintf(stderr, "moegen codegen: interrupted; finished samples are on disk, rerun the "
                         "same command to resume\n");
