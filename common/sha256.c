@@ -101,3 +101,13 @@ void mg_sha256_hex(const uint8_t digest[32], char hex[65])
     }
     hex[64] = 0;
 }
+
+void mg_sha256_buf_hex(const void *data, size_t n, char hex[65])
+{
+    mg_sha256 s;
+    uint8_t d[32];
+    mg_sha256_init(&s);
+    mg_sha256_update(&s, data, n);
+    mg_sha256_final(&s, d);
+    mg_sha256_hex(d, hex);
+}

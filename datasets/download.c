@@ -6,6 +6,7 @@
  * release's MD5, and only then write a temporary file in the cache folder and
  * rename it over the cache path (atomic on POSIX). */
 #include "ds_internal.h"
+#include "mg_fs.h"
 #include "mg_dataset.h"
 
 #include <curl/curl.h>
@@ -37,76 +38,6 @@ static size_t on_data(char *p, size_t size, size_t nmemb, void *ud)
         return 0;
     }
     return n;
-}
-
-int mg_ds__mkdir_p(const char *dir, mg_error *err)
-{
-    char *s = mg_ds__strndup(dir, strlen(dir));
-    if (!s) return mg_error_set(err, MG_ENOMEM, "out of memory");
-    for (char *q = s + 1;; q++) {
-        if (*q == '/' || *q == '\0') {
-            char c = *q;
-            *q = '\0';
-            if (mkdir(s, 0755) < 0 && errno != EEXIST) {
-                int e = errno;
-                int rc = mg_error_set(err, mg_err_from_errno(e), "%s: cannot create folder: %s", s,
-                                      strerror(e));
-                free(s);
-                return rc;
-            }
-            *q = c;
-            if (!c) break;
-        }
-    }
-    free(s);
-    return 0;
-}
-
-static int write_atomic(const char *path, const char *data, size_t len, mg_error *err)
-{
-    const char *slash = strrchr(path, '/');
-    char *dir = slash ? mg_ds__strndup(path, (size_t)(slash - path)) : mg_ds__strndup(".", 1);
-    if (!dir) return mg_error_set(err, MG_ENOMEM, "out of memory");
-    int rc = *dir ? mg_ds__mkdir_p(dir, err) : 0;
-    free(dir);
-    if (rc < 0) return rc;
-    size_t pl = strlen(path);
-    char *tmp = malloc(pl + 16);
-    if (!tmp) return mg_error_set(err, MG_ENOMEM, "out of memory");
-    memcpy(tmp, path, pl);
-    memcpy(tmp + pl, ".part.XXXXXX", 13);
-    int fd = mkstemp(tmp);
-    if (fd < 0) {
-        int e = errno;
-        rc = mg_error_set(err, mg_err_from_errno(e), "%s: cannot create: %s", tmp, strerror(e));
-        free(tmp);
-        return rc;
-    }
-    size_t off = 0;
-    while (off < len) {
-        ssize_t w = write(fd, data + off, len - off);
-        if (w < 0 && errno == EINTR) continue;
-        if (w < 0) {
-            int e = errno;
-            rc = mg_error_set(err, mg_err_from_errno(e), "%s: write failed: %s", tmp, strerror(e));
-            break;
-        }
-        off += (size_t)w;
-    }
-    if (rc == 0 && fsync(fd) < 0) {
-        int e = errno;
-        rc = mg_error_set(err, mg_err_from_errno(e), "%s: fsync failed: %s", tmp, strerror(e));
-    }
-    /* mkstemp makes the file 0600; the cache is an ordinary user file. */
-    if (rc == 0) fchmod(fd, 0644);
-    close(fd);
-    if (rc == 0 && rename(tmp, path) < 0) {
-        int e = errno;
-        rc = mg_error_set(err, mg_err_from_errno(e), "%s: rename failed: %s", path, strerror(e));
-    }
-    if (rc < 0) unlink(tmp);
-    free(tmp);
-    return rc;
 }
 
 int mg_dataset_download(const char *url, const char *cache_path, const char *expected_md5,
@@ -168,7 +99,7 @@ int mg_dataset_download(const char *url, const char *cache_path, const char *exp
         rc = mg_dataset_parse(url, "download", text, len, &check, err);
         if (rc == 0) mg_dataset_free(&check);
     }
-    if (rc == 0) rc = write_atomic(cache_path, text, len, err);
+    if (rc == 0) rc = mg_write_file_atomic(cache_path, text, len, err);
     free(text);
     return rc;
 }

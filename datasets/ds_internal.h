@@ -21,8 +21,4 @@ char *mg_ds__strndup(const char *s, size_t n);
  * jansson reads (the numbers' values are lost; invalid text stays invalid). */
 void mg_ds__rewrite_for_jansson(char *s, size_t n);
 
-/* mkdir -p (mode 0755). */
-struct mg_error;
-int mg_ds__mkdir_p(const char *dir, struct mg_error *err);
-
 #endif

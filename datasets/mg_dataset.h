@@ -25,6 +25,7 @@
 #include <stdio.h>
 
 #include "mg_error.h"
+#include "mg_hash.h" /* mg_md5: the dataset hash */
 
 /* ---- tasks and datasets ------------------------------------------------------ */
 
@@ -222,18 +223,6 @@ void mg_sample_pair_close(mg_sample_pair *p);
 /* Number of task ids with at least one sample, and total records. */
 size_t mg_sample_file_n_tasks(const mg_sample_file *f);
 size_t mg_sample_file_n_records(const mg_sample_file *f);
-
-/* MD5 (RFC 1321), used as EvalPlus's dataset hash. */
-typedef struct mg_md5 {
-    uint32_t s[4];
-    uint64_t n;
-    uint8_t buf[64];
-} mg_md5;
-void mg_md5_init(mg_md5 *m);
-void mg_md5_update(mg_md5 *m, const void *p, size_t n);
-void mg_md5_final(mg_md5 *m, uint8_t digest[16]);
-/* Lowercase hex of the MD5 of p[0..n) into out (33 bytes with the NUL). */
-void mg_md5_hex(const void *p, size_t n, char out[33]);
 
 /* Reads a whole file, gunzipping it when it starts with the gzip magic
  * (several members and zero padding allowed, as Python's gzip). *data is

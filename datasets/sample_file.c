@@ -7,6 +7,7 @@
  * write that fails part-way is undone by truncating back to the old size. An
  * exclusive flock keeps two runs from interleaving records in one file. */
 #include "ds_internal.h"
+#include "mg_fs.h"
 #include "mg_dataset.h"
 #include "mg_log.h"
 
@@ -344,7 +345,7 @@ int mg_sample_paths(const char *root, const char *dataset, const char *id, char 
     if (rc < 0) {
         rc = mg_error_set(err, MG_ENOMEM, "out of memory");
     } else {
-        rc = mg_ds__mkdir_p(dir.data, err);
+        rc = mg_mkdirs(dir.data, 0755, err);
     }
     mg_sbuf_free(&dir);
     if (rc < 0) {

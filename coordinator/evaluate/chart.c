@@ -91,7 +91,7 @@ int mg_evaluate_svg_chart(const char *path, const char *title, const char *const
         ev_buf_free(&b);
         return mg_error_set(err, MG_ENOMEM, "out of memory");
     }
-    rc = ev_write_file_atomic(path, b.data, b.len, err);
+    rc = mg_write_file_atomic(path, b.data, b.len, err);
     ev_buf_free(&b);
     return rc;
 }

@@ -7,6 +7,7 @@
 #include <sys/types.h>
 
 #include "mg_error.h"
+#include "mg_fs.h" /* mg_mkdirs, mg_write_file_atomic */
 
 /* The embedded scripts (generated from harness.py / sanitize.py by CMake). */
 extern const char mg_ev_harness_py[];
@@ -59,8 +60,6 @@ void ev_buf_free(ev_buf *b);
 
 double ev_now(void);
 int ev_read_file(const char *path, char **data, size_t *len, mg_error *err);
-int ev_write_file_atomic(const char *path, const void *data, size_t len, mg_error *err);
-int ev_mkdirs(const char *path, mg_error *err);
 
 /* ---- gt.c ------------------------------------------------------------------------ */
 

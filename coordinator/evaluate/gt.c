@@ -40,7 +40,7 @@ static int write_frames(const gt_job *j, const ev_buf *ev, mg_error *err)
             return mg_error_set(err, MG_EPROTO, "evaluate: ground truth: truncated frame");
         char path[4096];
         snprintf(path, sizeof path, "%s/%zu.%s", j->outdir, index, name);
-        int rc = ev_write_file_atomic(path, ev->data + pos, nbytes, err);
+        int rc = mg_write_file_atomic(path, ev->data + pos, nbytes, err);
         if (rc < 0) return rc;
         pos += nbytes;
     }
@@ -122,7 +122,7 @@ int ev_gt_ensure(const char *python, const char *cache_root, const char *dataset
     }
     char parent[4200];
     snprintf(parent, sizeof parent, "%s/evalplus-gt", cache_root);
-    int rc = ev_mkdirs(parent, err);
+    int rc = mg_mkdirs(parent, 0700, err);
     if (rc < 0) return rc;
     snprintf(tmp, sizeof tmp, "%s.tmp.%ld", final, (long)getpid());
     ev_rmtree(tmp);
@@ -174,7 +174,7 @@ int ev_gt_ensure(const char *python, const char *cache_root, const char *dataset
     }
     if (!rc) {
         snprintf(marker, sizeof marker, "%s/complete", tmp);
-        rc = ev_write_file_atomic(marker, hash, strlen(hash), err);
+        rc = mg_write_file_atomic(marker, hash, strlen(hash), err);
     }
     if (!rc && rename(tmp, final) < 0) {
         /* Someone else finished first: theirs is as good. */

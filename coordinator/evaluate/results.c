@@ -258,7 +258,7 @@ int ev_results_write(const ev_results_in *in, const char *path, bool overwrite,
             ev_buf_free(&bak);
         }
     }
-    if (!rc) rc = ev_write_file_atomic(path, b.data, b.len, err);
+    if (!rc) rc = mg_write_file_atomic(path, b.data, b.len, err);
     ev_buf_free(&b);
     free(n);
     free(cb);

@@ -222,7 +222,7 @@ int mg_sanitize_file(const char *samples, const char *dataset, const char *datas
         if (!op)
             rc = mg_error_set(err, MG_ENOMEM, "out of memory");
         else
-            rc = ev_write_file_atomic(op, b.data ? b.data : "", b.len, err);
+            rc = mg_write_file_atomic(op, b.data ? b.data : "", b.len, err);
         if (!rc)
             *out_path = op;
         else

@@ -227,49 +227,6 @@ int ev_read_file(const char *path, char **data, size_t *len, mg_error *err)
     return 0;
 }
 
-int ev_write_file_atomic(const char *path, const void *data, size_t len, mg_error *err)
-{
-    size_t pl = strlen(path);
-    char *tmp = malloc(pl + 32);
-    if (!tmp) return mg_error_set(err, MG_ENOMEM, "out of memory");
-    snprintf(tmp, pl + 32, "%s.tmp.%ld", path, (long)getpid());
-    FILE *f = fopen(tmp, "wb");
-    if (!f) {
-        int e = errno;
-        free(tmp);
-        return mg_error_set(err, mg_err_from_errno(e), "%s: %s", path, strerror(e));
-    }
-    bool ok = fwrite(data, 1, len, f) == len;
-    ok = (fflush(f) == 0) && ok;
-    ok = (fclose(f) == 0) && ok;
-    if (!ok || rename(tmp, path) < 0) {
-        int e = errno ? errno : EIO;
-        unlink(tmp);
-        free(tmp);
-        return mg_error_set(err, mg_err_from_errno(e), "%s: cannot write: %s", path, strerror(e));
-    }
-    free(tmp);
-    return 0;
-}
-
-int ev_mkdirs(const char *path, mg_error *err)
-{
-    char buf[4096];
-    size_t n = strlen(path);
-    if (n == 0 || n >= sizeof buf) return mg_error_set(err, MG_EINVAL, "bad folder '%s'", path);
-    memcpy(buf, path, n + 1);
-    for (size_t i = 1; i <= n; i++) {
-        if (buf[i] == '/' || buf[i] == '\0') {
-            char c = buf[i];
-            buf[i] = '\0';
-            if (mkdir(buf, 0700) < 0 && errno != EEXIST)
-                return mg_error_set(err, mg_err_from_errno(errno), "%s: %s", buf, strerror(errno));
-            buf[i] = c;
-        }
-    }
-    return 0;
-}
-
 static int rm_one(const char *p, const struct stat *sb, int type, struct FTW *ftw)
 {
     (void)sb;

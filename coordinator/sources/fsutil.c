@@ -9,27 +9,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "mg_dataset.h" /* mg_md5 */
 #include "mg_hash.h"
-
-int mg__mkdirs(const char *dir, mg_error *err)
-{
-    char path[4096];
-    if (snprintf(path, sizeof path, "%s", dir) >= (int)sizeof path)
-        return mg_error_set(err, MG_ERANGE, "%s: path too long", dir);
-    for (char *p = path + 1; *p; p++) {
-        if (*p != '/') continue;
-        *p = 0;
-        if (mkdir(path, 0755) < 0 && errno != EEXIST)
-            return mg_error_set(err, mg_err_from_errno(errno), "%s: cannot create folder: %s", path,
-                                strerror(errno));
-        *p = '/';
-    }
-    if (mkdir(path, 0755) < 0 && errno != EEXIST)
-        return mg_error_set(err, mg_err_from_errno(errno), "%s: cannot create folder: %s", path,
-                            strerror(errno));
-    return 0;
-}
 
 int mg__lock(const char *path, mg_error *err)
 {
@@ -49,38 +29,6 @@ int mg__lock(const char *path, mg_error *err)
 void mg__unlock(int fd)
 {
     if (fd >= 0) close(fd); /* closing drops the flock */
-}
-
-int mg__write_file_atomic(const char *path, const void *data, size_t len, mg_error *err)
-{
-    char tmp[4200];
-    snprintf(tmp, sizeof tmp, "%s.tmp.%ld", path, (long)getpid());
-    int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-    if (fd < 0)
-        return mg_error_set(err, mg_err_from_errno(errno), "%s: cannot create: %s", tmp,
-                            strerror(errno));
-    const char *p = data;
-    size_t left = len;
-    while (left) {
-        ssize_t w = write(fd, p, left);
-        if (w < 0 && errno == EINTR) continue;
-        if (w <= 0) {
-            int e = errno;
-            close(fd);
-            unlink(tmp);
-            return mg_error_set(err, mg_err_from_errno(e), "%s: write failed: %s", tmp,
-                                strerror(e));
-        }
-        p += w;
-        left -= (size_t)w;
-    }
-    if (fsync(fd) < 0 || close(fd) < 0 || rename(tmp, path) < 0) {
-        int e = errno;
-        unlink(tmp);
-        return mg_error_set(err, mg_err_from_errno(e), "%s: cannot finish writing: %s", path,
-                            strerror(e));
-    }
-    return 0;
 }
 
 int mg__read_small_file(const char *path, char **out, size_t *len, mg_error *err)
@@ -168,16 +116,35 @@ int mg__file_md5_b64(const char *path, char b64[32], mg_error *err)
     if (rc < 0) return rc;
     uint8_t d[16];
     mg_md5_final(&m, d);
+    mg__base64(d, sizeof d, b64);
+    return 0;
+}
+
+void mg__base64(const void *data, size_t n, char *out)
+{
     static const char tbl[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-    char *o = b64;
-    for (int i = 0; i < 16; i += 3) {
-        uint32_t v = (uint32_t)d[i] << 16 | (i + 1 < 16 ? (uint32_t)d[i + 1] << 8 : 0) |
-                     (i + 2 < 16 ? d[i + 2] : 0);
+    const uint8_t *d = data;
+    char *o = out;
+    for (size_t i = 0; i < n; i += 3) {
+        uint32_t v = (uint32_t)d[i] << 16 | (i + 1 < n ? (uint32_t)d[i + 1] << 8 : 0) |
+                     (i + 2 < n ? d[i + 2] : 0);
         *o++ = tbl[v >> 18 & 63];
         *o++ = tbl[v >> 12 & 63];
-        *o++ = i + 1 < 16 ? tbl[v >> 6 & 63] : '=';
-        *o++ = i + 2 < 16 ? tbl[v & 63] : '=';
+        *o++ = i + 1 < n ? tbl[v >> 6 & 63] : '=';
+        *o++ = i + 2 < n ? tbl[v & 63] : '=';
     }
     *o = 0;
-    return 0;
+}
+
+bool mg__safe_relpath(const char *f)
+{
+    if (!*f || f[0] == '/' || strlen(f) > 1024) return false;
+    for (const char *seg = f; *seg;) {
+        size_t n = strcspn(seg, "/");
+        if (n == 0 || (n == 1 && seg[0] == '.') || (n == 2 && seg[0] == '.' && seg[1] == '.'))
+            return false;
+        seg += n;
+        if (*seg == '/') seg++;
+    }
+    return true;
 }

@@ -87,21 +87,6 @@ static bool safe_token(const char *s)
     return true;
 }
 
-/* Repository file names come from the server: refuse anything that could
- * leave the snapshot folder. */
-static bool safe_relpath(const char *f)
-{
-    if (!*f || f[0] == '/' || strlen(f) > 1024) return false;
-    for (const char *seg = f; *seg;) {
-        size_t n = strcspn(seg, "/");
-        if (n == 0 || (n == 1 && seg[0] == '.') || (n == 2 && seg[0] == '.' && seg[1] == '.'))
-            return false;
-        seg += n;
-        if (*seg == '/') seg++;
-    }
-    return true;
-}
-
 static bool is_hex(const char *s, size_t n)
 {
     if (strlen(s) != n) return false;
@@ -166,8 +151,8 @@ static int write_ref(const repo_ref *r, const char *revision, const char *commit
     snprintf(path, sizeof path, "%s/refs/%s", r->folder, revision);
     snprintf(dir, sizeof dir, "%s", path);
     *strrchr(dir, '/') = 0;
-    int rc = mg__mkdirs(dir, err);
-    return rc < 0 ? rc : mg__write_file_atomic(path, commit, strlen(commit), err);
+    int rc = mg_mkdirs(dir, 0755, err);
+    return rc < 0 ? rc : mg_write_file_atomic(path, commit, strlen(commit), err);
 }
 
 /* snapshots/<commit>/<file> -> ../../blobs/<etag> (one more ../ per folder in file). */
@@ -178,7 +163,7 @@ static int link_pointer(const repo_ref *r, const char *commit, const char *file,
     snprintf(pointer, sizeof pointer, "%s/snapshots/%s/%s", r->folder, commit, file);
     snprintf(dir, sizeof dir, "%s", pointer);
     *strrchr(dir, '/') = 0;
-    int rc = mg__mkdirs(dir, err);
+    int rc = mg_mkdirs(dir, 0755, err);
     if (rc < 0) return rc;
     size_t o = 0;
     o += (size_t)snprintf(target + o, sizeof target - o, "../../");
@@ -263,8 +248,8 @@ static int fetch_blob(const mg_hub_params *hp, const repo_ref *r, const char *fi
     snprintf(part, sizeof part, "%s.incomplete", blob);
     snprintf(lockdir, sizeof lockdir, "%s/.locks/%s", hp->cache_dir, strrchr(r->folder, '/') + 1);
     snprintf(lock, sizeof lock, "%s/%s.lock", lockdir, m->etag);
-    int rc = mg__mkdirs(blobs, err);
-    if (rc == 0) rc = mg__mkdirs(lockdir, err);
+    int rc = mg_mkdirs(blobs, 0755, err);
+    if (rc == 0) rc = mg_mkdirs(lockdir, 0755, err);
     if (rc < 0) return rc;
     int lfd = mg__lock(lock, err);
     if (lfd < 0) return lfd;
@@ -350,7 +335,7 @@ static int fetch_blob(const mg_hub_params *hp, const repo_ref *r, const char *fi
 static int hub_file(const mg_hub_params *hp, const repo_ref *r, const char *revision,
                     const char *file, char **path, mg_error *err)
 {
-    if (!safe_relpath(file))
+    if (!mg__safe_relpath(file))
         return mg_error_set(err, MG_EPROTO, "%s: refusing file name '%s'", r->repo, file);
     char commit[129];
     if (read_ref(r, revision, commit) == 0) {
@@ -456,7 +441,7 @@ static int add_shards(const char *index_path, json_t *siblings, file_list *l, mg
     json_object_foreach(map, k, v)
     {
         const char *shard = json_string_value(v);
-        if (!shard || !safe_relpath(shard)) {
+        if (!shard || !mg__safe_relpath(shard)) {
             rc = mg_error_set(err, MG_EFORMAT, "%s: bad shard name for '%s'", index_path, k);
             break;
         }
@@ -565,7 +550,8 @@ int mg_hub_snapshot(const mg_hub_params *hp, const char *spec, char **dir, mg_er
     char mdir[5000];
     snprintf(mdir, sizeof mdir, "%s/.moegen", r.folder);
     marker_path(&r, commit, marker, sizeof marker);
-    if ((rc = mg__mkdirs(mdir, err)) < 0 || (rc = mg__write_file_atomic(marker, "", 0, err)) < 0)
+    if ((rc = mg_mkdirs(mdir, 0755, err)) < 0 ||
+        (rc = mg_write_file_atomic(marker, "", 0, err)) < 0)
         goto out;
     snprintf(snap, sizeof snap, "%s/snapshots/%s", r.folder, commit);
     if (!(*dir = strdup(snap))) rc = mg_error_set(err, MG_ENOMEM, "out of memory");

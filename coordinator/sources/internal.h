@@ -8,6 +8,7 @@
 #include <stdio.h>
 
 #include "mg_error.h"
+#include "mg_fs.h" /* mg_mkdirs, mg_write_file_atomic */
 
 typedef struct mg__http_req {
     const char *url;
@@ -48,12 +49,9 @@ void mg__http_resp_free(mg__http_resp *resp);
 /* URL-encodes one path segment (or a path, keeping '/' when keep_slash). */
 char *mg__url_quote(const char *s, bool keep_slash);
 
-int mg__mkdirs(const char *dir, mg_error *err);
 /* Opens `path` and takes an exclusive flock on it; returns the fd. */
 int mg__lock(const char *path, mg_error *err);
 void mg__unlock(int fd);
-/* Writes `len` bytes to `path` atomically (temp file + fsync + rename). */
-int mg__write_file_atomic(const char *path, const void *data, size_t len, mg_error *err);
 /* Reads a whole small file (<= 1 MiB) into a NUL-terminated buffer. */
 int mg__read_small_file(const char *path, char **out, size_t *len, mg_error *err);
 long long mg__file_size(const char *path); /* -1 when missing */
@@ -61,5 +59,11 @@ long long mg__file_size(const char *path); /* -1 when missing */
 /* sha256 / base64(md5) of a file, for verification. */
 int mg__file_sha256_hex(const char *path, char hex[65], mg_error *err);
 int mg__file_md5_b64(const char *path, char b64[32], mg_error *err);
+
+/* Base64 (RFC 4648, padded) of data[0, n) into out (4 * ceil(n / 3) + 1 bytes). */
+void mg__base64(const void *data, size_t n, char *out);
+/* A relative path from a server that stays inside its folder: no leading
+ * '/', no empty, "." or ".." segment. */
+bool mg__safe_relpath(const char *f);
 
 #endif /* MG_SOURCES_INTERNAL_H */

@@ -64,18 +64,8 @@ static void basic_auth(const mg_wandb_params *p, char *out, size_t cap)
     if (!p->api_key[0]) return;
     char raw[1100];
     int n = snprintf(raw, sizeof raw, "api:%s", p->api_key);
-    static const char tbl[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-    char b64[1500], *o = b64;
-    for (int i = 0; i < n; i += 3) {
-        uint32_t v = (uint32_t)(unsigned char)raw[i] << 16 |
-                     (i + 1 < n ? (uint32_t)(unsigned char)raw[i + 1] << 8 : 0) |
-                     (i + 2 < n ? (unsigned char)raw[i + 2] : 0);
-        *o++ = tbl[v >> 18 & 63];
-        *o++ = tbl[v >> 12 & 63];
-        *o++ = i + 1 < n ? tbl[v >> 6 & 63] : '=';
-        *o++ = i + 2 < n ? tbl[v & 63] : '=';
-    }
-    *o = 0;
+    char b64[1500];
+    mg__base64(raw, (size_t)n, b64);
     snprintf(out, cap, "Authorization: Basic %s", b64);
 }
 
@@ -176,19 +166,6 @@ static int resolve(const mg_wandb_params *p, const char *spec, const artifact_re
     return rc;
 }
 
-static bool safe_relpath(const char *f)
-{
-    if (!*f || f[0] == '/' || strlen(f) > 1024) return false;
-    for (const char *seg = f; *seg;) {
-        size_t n = strcspn(seg, "/");
-        if (n == 0 || (n == 1 && seg[0] == '.') || (n == 2 && seg[0] == '.' && seg[1] == '.'))
-            return false;
-        seg += n;
-        if (*seg == '/') seg++;
-    }
-    return true;
-}
-
 static int b64_to_hex(const char *b64, char hex[33])
 {
     static const char tbl[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
@@ -217,7 +194,7 @@ static int fetch_entry(const mg_wandb_params *p, const char *spec, const artifac
                        json_t *policy_cfg, const char *staging, const char *path, json_t *entry,
                        mg_error *err)
 {
-    if (!safe_relpath(path))
+    if (!mg__safe_relpath(path))
         return mg_error_set(err, MG_EPROTO, "%s: refusing manifest path '%s'", spec, path);
     if (json_object_get(entry, "ref"))
         return mg_error_set(
@@ -249,7 +226,7 @@ static int fetch_entry(const mg_wandb_params *p, const char *spec, const artifac
     snprintf(part, sizeof part, "%s.part", dst);
     snprintf(dir, sizeof dir, "%s", dst);
     *strrchr(dir, '/') = 0;
-    int rc = mg__mkdirs(dir, err);
+    int rc = mg_mkdirs(dir, 0755, err);
     if (rc < 0) return rc;
     if (mg__file_size(dst) == size) { /* finished by an earlier, interrupted run */
         char b64[32];
@@ -353,7 +330,7 @@ int mg_wandb_fetch(const mg_wandb_params *p, const char *spec, char **dir, mg_er
         char staging[5100], lock[5100];
         snprintf(staging, sizeof staging, "%s.incomplete", root);
         snprintf(lock, sizeof lock, "%s.lock", root);
-        if ((rc = mg__mkdirs(p->cache_dir, err)) < 0) return rc;
+        if ((rc = mg_mkdirs(p->cache_dir, 0755, err)) < 0) return rc;
         int lfd = mg__lock(lock, err);
         if (lfd < 0) return lfd;
         json_t *manifest = NULL;
@@ -379,7 +356,7 @@ int mg_wandb_fetch(const mg_wandb_params *p, const char *spec, char **dir, mg_er
         {
             if ((rc = fetch_entry(p, spec, &a, cfg, staging, path, entry, err)) < 0) goto done;
         }
-        if ((rc = mg__mkdirs(staging, err)) < 0) goto done;
+        if ((rc = mg_mkdirs(staging, 0755, err)) < 0) goto done;
         if (rename(staging, root) < 0)
             rc = mg_error_set(err, mg_err_from_errno(errno), "%s: cannot rename into place: %s",
                               root, strerror(errno));
@@ -391,8 +368,8 @@ int mg_wandb_fetch(const mg_wandb_params *p, const char *spec, char **dir, mg_er
     char adir[5000];
     snprintf(adir, sizeof adir, "%s", alias);
     *strrchr(adir, '/') = 0;
-    if ((rc = mg__mkdirs(adir, err)) < 0 ||
-        (rc = mg__write_file_atomic(alias, r.digest, strlen(r.digest), err)) < 0)
+    if ((rc = mg_mkdirs(adir, 0755, err)) < 0 ||
+        (rc = mg_write_file_atomic(alias, r.digest, strlen(r.digest), err)) < 0)
         return rc;
     return pick_folder(root, dir, err);
 }

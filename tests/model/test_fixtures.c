@@ -7,7 +7,7 @@
 #include <string.h>
 
 #include "internal.h"
-#include "sha256.h"
+#include "mg_hash.h"
 
 #define FIX MG_SOURCE_DIR "/tests/fixtures/models"
 
@@ -67,7 +67,7 @@ Test(model_fixtures, every_tensor_matches_the_golden_checksums, .timeout = 60)
                 cr_assert_eq(e->t.shape[i], json_integer_value(json_array_get(shape, (size_t)i)),
                              "%s: %s shape[%d]", rel, name, i);
             char hex[65];
-            mg_test_sha256_hex(e->t.data, e->nbytes, hex);
+            mg_sha256_buf_hex(e->t.data, e->nbytes, hex);
             cr_assert_str_eq(hex, json_string_value(json_object_get(g, "sha256")),
                              "%s: %s bytes differ", rel, name);
             double sum = json_number_value(json_object_get(g, "sum"));

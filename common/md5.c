@@ -1,6 +1,6 @@
 /* md5.c — MD5 (RFC 1321). EvalPlus names a dataset by the MD5 of its
  * decompressed file, so we need it; it is never used for security. */
-#include "mg_dataset.h"
+#include "mg_hash.h"
 
 #include <string.h>
 
