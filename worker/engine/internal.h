@@ -39,6 +39,11 @@ typedef struct mg__segment {
     int want;
     float *logits; /* caller-owned, sized per `want` */
     float *hidden; /* caller-owned [n, H] */
+    /* [n, n_layers * MG_PROJ_COUNT, n_experts] per-token weights of each
+     * adapted module (layer l, projection p at l * MG_PROJ_COUNT + p), or
+     * NULL: tok_w / row->w for every module. X-LoRA's layerwise scalings;
+     * a backend that lacks it refuses a segment that sets it. */
+    const float *mod_w;
 } mg__segment;
 
 /* The backend interface a CPU or CUDA implementation provides: one batched
