@@ -22,12 +22,59 @@
 
 mg_engine_params mg_engine_default_params(void)
 {
-    return (mg_engine_params){.n_threads = 0,
+    return (mg_engine_params){.device = MG_DEVICE_CPU,
+                              .device_index = 0,
+                              .n_threads = 0,
                               .max_batch = 16,
                               .max_seq_len = 0,
                               .prefill_chunk = 256,
                               .merge_single = false,
                               .merge_expert = -1};
+}
+
+/* ---- devices ------------------------------------------------------------------ */
+
+/* The CUDA backend's factory when this binary links it (moegen-cuda sets it
+ * once at start, before any engine exists; read-only afterwards). */
+static const mg__backend_factory *cuda_factory;
+
+void mg__register_backend(mg_device_kind kind, const mg__backend_factory *f)
+{
+    if (kind == MG_DEVICE_CUDA) cuda_factory = f;
+}
+
+int mg_engine_device_parse(const char *s, mg_device_kind *kind, int *index, mg_error *err)
+{
+    *kind = MG_DEVICE_CPU;
+    *index = 0;
+    if (s && !strcmp(s, "cpu")) return 0;
+    if (s && !strncmp(s, "cuda", 4)) {
+        *kind = MG_DEVICE_CUDA;
+        if (s[4] == '\0') return 0;
+        char *end = NULL;
+        long v = s[4] == ':' && s[5] >= '0' && s[5] <= '9' ? strtol(s + 5, &end, 10) : -1;
+        if (v >= 0 && v < 4096 && end && *end == '\0') {
+            *index = (int)v;
+            return 0;
+        }
+    }
+    return mg_error_set(err, MG_EINVAL, "device '%s': expected cpu, cuda or cuda:N",
+                        s ? s : "(null)");
+}
+
+int mg_engine_device_count(mg_device_kind kind, int *n, mg_error *err)
+{
+    *n = 0;
+    if (kind == MG_DEVICE_CPU) {
+        *n = 1;
+        return 0;
+    }
+    if (!cuda_factory)
+        return mg_error_set(
+            err, MG_EUNSUPPORTED,
+            "device cuda: this moegen is the CPU-only build; run moegen-cuda (built "
+            "when CMake finds nvcc) for GPUs");
+    return cuda_factory->device_count(n, err);
 }
 
 /* ---- lifecycle --------------------------------------------------------------- */
@@ -58,7 +105,16 @@ int mg_engine_new(const mg_model *model, const mg_engine_params *p, mg_engine **
         free(e);
         return mg_error_set(err, MG_ENOMEM, "engine: out of memory");
     }
-    rc = mg__cpu_backend_new(model, e->p.n_threads, merge, &e->be, err);
+    if (e->p.device == MG_DEVICE_CUDA) {
+        int n = 0;
+        rc = mg_engine_device_count(MG_DEVICE_CUDA, &n, err);
+        if (rc == 0 && (e->p.device_index < 0 || e->p.device_index >= n))
+            rc = mg_error_set(err, MG_EINVAL, "device cuda:%d: %d GPU%s visible", e->p.device_index,
+                              n, n == 1 ? "" : "s");
+        if (rc == 0) rc = cuda_factory->create(model, &e->p, merge, &e->be, err);
+    } else {
+        rc = mg__cpu_backend_new(model, e->p.n_threads, merge, &e->be, err);
+    }
     if (rc < 0) {
         free(e->scores);
         free(e);
@@ -455,7 +511,8 @@ int mg_engine_step(mg_engine *e, mg_token_event *events, int max_events, int *n_
             }
             if (s->has_aux) {
                 const int32_t *ids = s->ph == PH_DECODE ? &s->next : s->prompt + s->fed;
-                mg__segment sg = {&s->aux, ids, s->seg_n, NULL, MG__WANT_HIDDEN, NULL, s->hidden};
+                mg__segment sg = {&s->aux,         ids,  s->seg_n,  NULL,
+                                  MG__WANT_HIDDEN, NULL, s->hidden, NULL};
                 if ((rc = add_seg(e, &n_pre, sg, err)) < 0) return rc;
             }
         }
@@ -487,7 +544,7 @@ int mg_engine_step(mg_engine *e, mg_token_event *events, int max_events, int *n_
             const int32_t *ids = s->ph == PH_DECODE ? &s->next : s->prompt + s->fed;
             bool last = s->ph == PH_DECODE || s->fed + s->seg_n == s->req.n_prompt;
             for (int r = 0; r < s->n_rows; r++) {
-                mg__segment sg = {&s->rows[r], ids, s->seg_n, s->tok_w, 0, NULL, NULL};
+                mg__segment sg = {&s->rows[r], ids, s->seg_n, s->tok_w, 0, NULL, NULL, NULL};
                 if (s->ph == PH_ROUTE) {
                     sg.want = MG__WANT_HIDDEN;
                     sg.hidden = s->hidden;
@@ -617,7 +674,7 @@ int mg_engine_forward_logits(mg_engine *e, const float *expert_w, const int32_t 
     int rc = e->be->vt->row_init(e->be, &row, n, err);
     if (rc < 0) return rc;
     if (expert_w && m->n_experts) memcpy(row.w, expert_w, sizeof(float) * m->n_experts);
-    mg__segment sg = {&row, ids, n, NULL, MG__WANT_ALL_LOGITS, logits, NULL};
+    mg__segment sg = {&row, ids, n, NULL, MG__WANT_ALL_LOGITS, logits, NULL, NULL};
     rc = e->be->vt->forward(e->be, &sg, 1, err);
     e->be->vt->row_free(e->be, &row);
     return rc;

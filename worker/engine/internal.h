@@ -63,6 +63,17 @@ struct mg__backend {
     const mg__backend_vt *vt;
 };
 
+/* A backend linked into some binaries only (CUDA, in moegen-cuda):
+ * registered once at process start, before any engine exists
+ * (mg_engine_cuda_register); mg_engine_new picks it by params.device. */
+typedef struct mg__backend_factory {
+    const char *name;
+    int (*device_count)(int *n, mg_error *err);
+    int (*create)(const mg_model *m, const mg_engine_params *p, int merge_expert, mg__backend **out,
+                  mg_error *err);
+} mg__backend_factory;
+void mg__register_backend(mg_device_kind kind, const mg__backend_factory *f);
+
 /* The CPU backend. merge_expert >= 0 folds that expert into fp32 copies of
  * the adapted base weights (the row weight for it must then be 0). */
 int mg__cpu_backend_new(const mg_model *m, int n_threads, int merge_expert, mg__backend **out,

@@ -100,11 +100,19 @@ typedef struct mg_token_event {
     int expert; /* expert generating (router: the voted one); -1 for base, ensemble, mix */
 } mg_token_event;
 
+/* Where the forward pass runs. The CPU backend is always there; the CUDA
+ * backend lives in the library mg_engine_cuda, linked only into the
+ * `moegen-cuda` binary (cuBLAS costs every process that links it ~0.5 s and
+ * 200 MB at start), which registers it at start-up (mg_engine_cuda.h). */
+typedef enum mg_device_kind { MG_DEVICE_CPU = 0, MG_DEVICE_CUDA = 1 } mg_device_kind;
+
 typedef struct mg_engine_params {
-    int n_threads;     /* 0 = all cores */
-    int max_batch;     /* sequences decoded together */
-    int max_seq_len;   /* KV positions per sequence at most; 0 = n_prompt + max_new_tokens */
-    int prefill_chunk; /* prompt tokens per step, shared by the prefilling requests */
+    mg_device_kind device; /* default MG_DEVICE_CPU */
+    int device_index;      /* which GPU (CUDA runtime numbering, after CUDA_VISIBLE_DEVICES) */
+    int n_threads;         /* 0 = all cores */
+    int max_batch;         /* sequences decoded together */
+    int max_seq_len;       /* KV positions per sequence at most; 0 = n_prompt + max_new_tokens */
+    int prefill_chunk;     /* prompt tokens per step, shared by the prefilling requests */
     /* Merge expert `merge_expert` into the base weights once (fp32 copies of
      * the adapted projections). Requests must then resolve to that expert
      * alone (single:N, round_robin, router on a one-expert model); anything
@@ -114,6 +122,15 @@ typedef struct mg_engine_params {
 } mg_engine_params;
 
 mg_engine_params mg_engine_default_params(void);
+
+/* Parses "cpu", "cuda" or "cuda:N" (N = device index, default 0). Errors
+ * name the valid forms. Does not check that the device exists. */
+int mg_engine_device_parse(const char *s, mg_device_kind *kind, int *index, mg_error *err);
+/* How many devices of `kind` this process can run on: 1 for the CPU; for
+ * CUDA the visible GPUs (0 when there is none or no driver), or
+ * MG_EUNSUPPORTED with "run moegen-cuda" in err when this binary was built
+ * without the CUDA backend. */
+int mg_engine_device_count(mg_device_kind kind, int *n, mg_error *err);
 
 typedef struct mg_engine mg_engine;
 
