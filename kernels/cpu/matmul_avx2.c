@@ -81,7 +81,6 @@ INLINE float hsum(__m256 v)
         }                                                                                          \
     }
 
-DEF_TILE(8, 1)
 DEF_TILE(4, 1)
 DEF_TILE(1, 1)
 DEF_TILE(4, 3)
@@ -93,15 +92,62 @@ DEF_TILE(2, 4)
  * one x tile the 4 rows are walked in chunks that stay in L1 (16 KiB of
  * weights), so only the first x tile of a chunk reads them from memory and
  * each row is still read front to back, which the prefetcher follows. */
-INLINE void wtile4(const mg__mm_args *a, int j, int k0, int k1, bool add, const mg_dtype dt)
+/* The W rows and columns the next wtile4 chunk reads: the next chunk of the
+ * same 4 rows, else the first chunk of the next 4 rows (below j1). */
+typedef struct next_span {
+    const char *row0; /* first byte of the first row's span */
+    size_t row_bytes, stride, lines;
+    int n_rows;
+} next_span;
+
+INLINE next_span next_chunk(const mg__mm_args *a, int j, int j1, int c1, int k0, int k1, int chunk,
+                            const mg_dtype dt)
+{
+    const size_t es = mg_dtype_size(dt), k = (size_t)a->k;
+    next_span s = {0};
+    int jn = j, cs = c1;
+    if (c1 >= k1) {
+        jn = j + 4;
+        cs = k0;
+    }
+    if (jn >= j1) return s;
+    int ce = k1 - cs > chunk ? cs + chunk : k1;
+    s.n_rows = j1 - jn < 4 ? j1 - jn : 4;
+    s.row0 = (const char *)a->W + ((size_t)jn * k + (size_t)cs) * es;
+    s.row_bytes = (size_t)(ce - cs) * es;
+    s.stride = k * es;
+    s.lines = (s.row_bytes + 63) / 64;
+    return s;
+}
+
+/* Slice `part` of `parts` of the next chunk's cache lines, into L1. */
+INLINE void prefetch_part(const next_span *s, int part, int parts)
+{
+    size_t lo = s->lines * (size_t)part / (size_t)parts;
+    size_t hi = s->lines * (size_t)(part + 1) / (size_t)parts;
+    for (int r = 0; r < s->n_rows; r++)
+        for (size_t c = lo; c < hi; c++)
+            _mm_prefetch(s->row0 + (size_t)r * s->stride + c * 64, _MM_HINT_T0);
+}
+
+/* The 4 W rows are read from memory by the chunk's first x tile only; the
+ * following tiles find them in L1. Without help that first tile waits on 4
+ * interleaved streams while the core idles, which cost about half the
+ * throughput of a prefill; so each x tile also prefetches a slice of the
+ * next chunk, and the memory traffic overlaps the arithmetic. */
+INLINE void wtile4(const mg__mm_args *a, int j, int j1, int k0, int k1, bool add, const mg_dtype dt)
 {
     const int n = a->n;
     int chunk = k1 - k0;
     if (n > 3) chunk = dt == MG_DTYPE_F32 ? 1024 : 2048;
+    const int parts = n / 3 > 0 ? n / 3 : 1;
     int c0 = k0;
     do {
         int c1 = k1 - c0 > chunk ? c0 + chunk : k1;
         bool ad = add || c0 > k0;
+        next_span nx = next_chunk(a, j, j1, c1, k0, k1, chunk, dt);
+        int part = 0;
+        if (n < 3) prefetch_part(&nx, 0, 1);
         int i = 0;
         /* With 16-bit weights, when n leaves a remainder of 1 after the 4x3
          * tiles (n = 4, 7, ..., 16), the last 4 rows go through two 2x4 tiles
@@ -109,7 +155,11 @@ INLINE void wtile4(const mg__mm_args *a, int j, int k0, int k1, bool add, const 
          * chains and is FMA-latency-bound): 10-25% faster at n = 4. With F32
          * weights the extra x loads make 2x4 slower, so F32 keeps 4x3 + 4x1. */
         int n3 = (dt != MG_DTYPE_F32 && n % 3 == 1) ? n - 4 : n;
-        for (; i + 3 <= n3; i += 3) tile_4x3(a, j, i, c0, c1, ad, dt);
+        for (; i + 3 <= n3; i += 3) {
+            if (part < parts) prefetch_part(&nx, part++, parts);
+            tile_4x3(a, j, i, c0, c1, ad, dt);
+        }
+        while (part < parts) prefetch_part(&nx, part++, parts);
         if (n3 != n) {
             tile_2x4(a, j, i, c0, c1, ad, dt);
             tile_2x4(a, j + 2, i, c0, c1, ad, dt);
@@ -121,19 +171,48 @@ INLINE void wtile4(const mg__mm_args *a, int j, int k0, int k1, bool add, const 
     } while (c0 < k1);
 }
 
+/* One x row (decode at batch 1): W rows [j0, j1) one after the other, each
+ * with four accumulators over 32 elements per step. Walking W strictly front
+ * to back is what keeps this kernel at the memory bandwidth: reading 4 or 8
+ * rows side by side (a W tile, as the batched path does) makes as many
+ * interleaved streams inside each 4 KiB page, which the hardware prefetcher
+ * follows badly — measured on Zen 4, 8 rows side by side streamed 26-40 GB/s
+ * where one row at a time reached 50-57 GB/s (docs/perf/engine.md). */
+INLINE void rows_n1(const mg__mm_args *a, int j0, int j1, int k0, int k1, bool add,
+                    const mg_dtype dt)
+{
+    const float *x = a->x;
+    for (int j = j0; j < j1; j++) {
+        const size_t w0 = (size_t)j * (size_t)a->k;
+        __m256 s0 = _mm256_setzero_ps(), s1 = s0, s2 = s0, s3 = s0;
+        int l = k0;
+        for (; l + 32 <= k1; l += 32) {
+            s0 = _mm256_fmadd_ps(load8(a->W, w0 + (size_t)l, dt), _mm256_loadu_ps(x + l), s0);
+            s1 = _mm256_fmadd_ps(load8(a->W, w0 + (size_t)l + 8, dt), _mm256_loadu_ps(x + l + 8),
+                                 s1);
+            s2 = _mm256_fmadd_ps(load8(a->W, w0 + (size_t)l + 16, dt), _mm256_loadu_ps(x + l + 16),
+                                 s2);
+            s3 = _mm256_fmadd_ps(load8(a->W, w0 + (size_t)l + 24, dt), _mm256_loadu_ps(x + l + 24),
+                                 s3);
+        }
+        for (; l + 8 <= k1; l += 8)
+            s0 = _mm256_fmadd_ps(load8(a->W, w0 + (size_t)l, dt), _mm256_loadu_ps(x + l), s0);
+        float s = hsum(_mm256_add_ps(_mm256_add_ps(s0, s1), _mm256_add_ps(s2, s3)));
+        for (; l < k1; l++) s += x[l] * load1(a->W, w0 + (size_t)l, dt);
+        a->y[j] = add ? a->y[j] + s : s;
+    }
+}
+
 /* All x rows against W rows [j0, j1) over one k block. */
 INLINE void block(const mg__mm_args *a, int j0, int j1, int k0, int k1, bool add, const mg_dtype dt)
 {
     const int n = a->n;
     if (n == 1) {
-        int j = j0;
-        for (; j + 8 <= j1; j += 8) tile_8x1(a, j, 0, k0, k1, add, dt);
-        for (; j + 4 <= j1; j += 4) tile_4x1(a, j, 0, k0, k1, add, dt);
-        for (; j < j1; j++) tile_1x1(a, j, 0, k0, k1, add, dt);
+        rows_n1(a, j0, j1, k0, k1, add, dt);
         return;
     }
     int j = j0;
-    for (; j + 4 <= j1; j += 4) wtile4(a, j, k0, k1, add, dt);
+    for (; j + 4 <= j1; j += 4) wtile4(a, j, j1, k0, k1, add, dt);
     for (; j < j1; j++) {
         int i = 0;
         for (; i + 3 <= n; i += 3) tile_1x3(a, j, i, k0, k1, add, dt);
