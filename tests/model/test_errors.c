@@ -161,15 +161,16 @@ Test(model_errors, base_config_that_does_not_fit_its_weights)
         (const char *[]){"model.safetensors", "gate_proj.weight", "[64, 32]", "[65, 32]", NULL});
 }
 
-static void edit_config(const char *dir, const char *from, const char *to)
+/* Replaces the first `from` in dir/name by `to`. */
+static void edit_file(const char *dir, const char *name, const char *from, const char *to)
 {
     char f[600];
-    snprintf(f, sizeof f, "%s/config.json", dir);
+    snprintf(f, sizeof f, "%s/%s", dir, name);
     size_t n;
     uint8_t *b = tu_read(f, &n);
     b[n] = 0;
     char *hit = strstr((char *)b, from);
-    cr_assert(hit, "%s not in config", from);
+    cr_assert(hit, "%s not in %s", from, name);
     char *out = malloc(n + strlen(to) + 1);
     size_t pre = (size_t)(hit - (char *)b);
     memcpy(out, b, pre);
@@ -178,6 +179,11 @@ static void edit_config(const char *dir, const char *from, const char *to)
     tu_write(f, out, strlen(out));
     free(out);
     free(b);
+}
+
+static void edit_config(const char *dir, const char *from, const char *to)
+{
+    edit_file(dir, "config.json", from, to);
 }
 
 Test(model_errors, unsupported_model_type_and_activation)
@@ -243,25 +249,96 @@ Test(model_errors, missing_dylora_expert_is_a_zero_delta)
     mg_model_free(m);
 }
 
-Test(model_errors, xlora_is_refused_clearly)
+/* X-LoRA folders: a damaged config, classifier or adapter set is one line
+ * naming the file and what does not fit. */
+static char *xlora_scratch(void)
 {
-    char *d = scratch("peft-lora");
-    char f[600];
-    snprintf(f, sizeof f, "%s/adapter_config.json", d);
-    size_t n;
-    uint8_t *b = tu_read(f, &n);
-    b[n] = 0;
-    char *hit = strstr((char *)b, "\"LORA\"");
-    cr_assert(hit);
-    char *out = malloc(n + 8);
-    size_t pre = (size_t)(hit - (char *)b);
-    memcpy(out, b, pre);
-    strcpy(out + pre, "\"XLORA\"");
-    strcat(out, hit + 6);
-    tu_write(f, out, strlen(out));
-    free(out);
-    free(b);
-    expect_fail(d, NULL, MG_EUNSUPPORTED, (const char *[]){"adapter_config.json", "X-LoRA", NULL});
+    return scratch("xlora");
+}
+#define XL_BASE FIX "/llama"
+#define XL_CFG  "adapter_config.json"
+
+Test(model_errors, xlora_malformed_config)
+{
+    char *d = xlora_scratch();
+    edit_file(d, XL_CFG, "\"xlora_depth\": 2", "\"xlora_depth\": \"2\"");
+    expect_fail(d, XL_BASE, MG_EFORMAT, (const char *[]){XL_CFG, "xlora_depth", NULL});
+    d = xlora_scratch();
+    edit_file(d, XL_CFG, "\"enable_softmax\": true", "\"enable_softmax\": 1");
+    expect_fail(d, XL_BASE, MG_EFORMAT, (const char *[]){XL_CFG, "enable_softmax", NULL});
+    d = xlora_scratch();
+    edit_file(d, XL_CFG, "\"softmax_temperature\": 0.7", "\"softmax_temperature\": 0");
+    expect_fail(d, XL_BASE, MG_EFORMAT, (const char *[]){XL_CFG, "softmax_temperature", NULL});
+    d = xlora_scratch();
+    edit_file(d, XL_CFG, "\"top_k_lora\": 2", "\"top_k_lora\": 4");
+    expect_fail(d, XL_BASE, MG_EFORMAT, (const char *[]){XL_CFG, "top_k_lora 4", NULL});
+    d = xlora_scratch();
+    edit_file(d, XL_CFG, "\"hidden_size\": 32", "\"hidden_size\": 48");
+    expect_fail(d, XL_BASE, MG_ESHAPE, (const char *[]){XL_CFG, "hidden_size 48", NULL});
+    d = xlora_scratch();
+    edit_file(d, XL_CFG, "\"adapters\": {", "\"adapters\": [], \"x\": {");
+    expect_fail(d, XL_BASE, MG_EFORMAT, (const char *[]){XL_CFG, "\"adapters\"", NULL});
+}
+
+Test(model_errors, xlora_classifier_that_does_not_fit)
+{
+    /* The classifier's hidden layer is 16 wide, its output 12 modules x 3. */
+    char *d = xlora_scratch();
+    edit_file(d, XL_CFG, "\"xlora_size\": 16", "\"xlora_size\": 8");
+    expect_fail(
+        d, XL_BASE, MG_ESHAPE,
+        (const char *[]){"adapter_model.safetensors", "classifier layer 0", "[8, 32]", NULL});
+    d = xlora_scratch();
+    edit_file(d, XL_CFG, "\"layerwise_scalings\": true", "\"layerwise_scalings\": false");
+    expect_fail(
+        d, XL_BASE, MG_ESHAPE,
+        (const char *[]){"adapter_model.safetensors", "classifier layer 3", "[3, 16]", NULL});
+    d = xlora_scratch();
+    edit_file(d, XL_CFG, "\"xlora_depth\": 2", "\"xlora_depth\": 3");
+    expect_fail(d, XL_BASE, MG_EFORMAT,
+                (const char *[]){"adapter_model", "2 linear layers", "xlora_depth says 3", NULL});
+    /* One adapter fewer: the layerwise output no longer matches. */
+    d = xlora_scratch();
+    edit_file(d, XL_CFG, ",\n    \"2\": \"2\"", "");
+    edit_file(d, XL_CFG, "\"top_k_lora\": 2", "\"top_k_lora\": 1");
+    expect_fail(d, XL_BASE, MG_ESHAPE, (const char *[]){"classifier layer 3", "2 experts", NULL});
+}
+
+Test(model_errors, xlora_missing_parts)
+{
+    char *d = xlora_scratch(), f[600];
+    snprintf(f, sizeof f, "%s/adapter_model.safetensors", d);
+    cr_assert_eq(unlink(f), 0);
+    expect_fail(d, XL_BASE, MG_ENOENT, (const char *[]){d, "no adapter weights", NULL});
+    d = xlora_scratch();
+    edit_file(d, XL_CFG, "\"2\": \"2\"", "\"two\": \"elsewhere\"");
+    expect_fail(d, XL_BASE, MG_ENOENT,
+                (const char *[]){XL_CFG, "adapter \"two\"", "elsewhere", NULL});
+}
+
+Test(model_errors, xlora_peft_0_21_save_is_refused)
+{
+    /* PEFT 0.21.2's save_pretrained strips the layer index from the keys. */
+    char *d = xlora_scratch(), f[600];
+    snprintf(f, sizeof f, "%s/adapter_model.safetensors", d);
+    static const char hdr[] = "{\"base_model.internal_xlora_classifier.layers.weight\":"
+                              "{\"dtype\":\"F32\",\"shape\":[1],\"data_offsets\":[0,4]}}";
+    uint8_t buf[sizeof hdr + 16] = {0};
+    uint64_t hl = sizeof hdr - 1;
+    memcpy(buf, &hl, 8);
+    memcpy(buf + 8, hdr, hl);
+    tu_write(f, buf, 8 + hl + 4);
+    expect_fail(d, XL_BASE, MG_EFORMAT,
+                (const char *[]){"adapter_model.safetensors", "no layer index", "0.21.2", NULL});
+}
+
+Test(model_errors, xlora_dora_expert_is_refused)
+{
+    char *d = xlora_scratch(), sub[600];
+    snprintf(sub, sizeof sub, "%s/dora", d);
+    tu_copy_fixture("peft-dora", sub);
+    edit_file(d, XL_CFG, "\"1\": \"1\"", "\"dora\": \"dora\"");
+    expect_fail(d, XL_BASE, MG_EUNSUPPORTED, (const char *[]){"adapter \"dora\"", "DoRA", NULL});
 }
 
 /* Every proper prefix of a valid file is refused (never a crash), and every

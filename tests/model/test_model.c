@@ -568,3 +568,54 @@ Test(model, hub_cache_follows_hf_home_and_xdg)
     m = load("dylora-checkpoint/checkpoint-10", NULL);
     mg_model_free(m);
 }
+
+/* X-LoRA: three LoRA experts from the sub-folders in "adapters" order, the
+ * classifier's Linear layers (Sequential indices 0 and 3: ReLU and Dropout
+ * between them) and PEFT's numbering of the LoRA modules. */
+Test(model, xlora_layerwise)
+{
+    mg_model *m = load("xlora", NULL); /* base "../llama" relative to the folder */
+    cr_assert_eq(m->format, MG_FORMAT_XLORA);
+    cr_assert_str_eq(mg_model_format_name(m->format), "x-lora");
+    cr_assert_eq(m->n_experts, 3);
+    cr_assert_str_eq(m->experts[2].name, "2");
+    const mg_xlora *x = m->xlora;
+    cr_assert_not_null(x);
+    cr_assert_eq(x->n_mlp_layers, 2);
+    cr_assert_eq(x->w[0].shape[0], 16);
+    cr_assert_eq(x->w[0].shape[1], 32);
+    cr_assert_eq(x->w[1].shape[0], 36);
+    cr_assert_str_eq(x->w[1].name, "base_model.internal_xlora_classifier.layers.3.weight");
+    cr_assert(x->layerwise_scalings && x->enable_softmax && x->enable_softmax_topk);
+    cr_assert_eq(x->top_k_lora, 2);
+    cr_assert_float_eq(x->softmax_temperature, 0.7f, 1e-7);
+    cr_assert_float_eq(x->global_scaling_weight, 1.5f, 1e-7);
+    cr_assert_float_eq(x->scaling_pass_value, 0.0f, 1e-7);
+    /* q k v o up down are adapted by some expert, gate_proj by none. */
+    cr_assert_eq(x->n_modules, 12);
+    int want[MG_PROJ_COUNT] = {0, 1, 2, 3, -1, 4, 5};
+    for (int p = 0; p < MG_PROJ_COUNT; p++) {
+        cr_assert_eq(x->module_index[p], want[p], "layer 0 %s", mg_proj_name(p));
+        cr_assert_eq(x->module_index[MG_PROJ_COUNT + p], want[p] < 0 ? -1 : want[p] + 6);
+    }
+    cr_assert_float_eq(mod(m, 1, 0, MG_PROJ_K)->scaling, (float)(6.0 / sqrt(3.0)), 1e-6);
+    cr_assert_null(mod(m, 0, 0, MG_PROJ_K)->A.data);
+    mg_model_free(m);
+}
+
+Test(model, xlora_global)
+{
+    mg_model *m = load("xlora-global", "llama");
+    const mg_xlora *x = m->xlora;
+    cr_assert_eq(x->n_mlp_layers, 1);
+    cr_assert_eq(x->w[0].shape[0], 3);
+    cr_assert(!x->layerwise_scalings && !x->enable_softmax && !x->enable_softmax_topk);
+    cr_assert_eq(x->top_k_lora, 0);
+    cr_assert_float_eq(x->scaling_pass_value, 0.4f, 1e-7);
+    cr_assert_float_eq(x->global_scaling_weight, 0.8f, 1e-7);
+    mg_model_free(m);
+    /* --dtype converts the classifier with everything else. */
+    m = load_ex("xlora-global", "llama", MG_DTYPE_BF16);
+    cr_assert_eq(m->xlora->w[0].dtype, MG_DTYPE_BF16);
+    mg_model_free(m);
+}

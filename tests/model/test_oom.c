@@ -111,3 +111,7 @@ Test(model_oom, dylora_legacy, .timeout = 120)
 {
     sweep("dylora-legacy/results_full/best_model", "gemma");
 }
+Test(model_oom, xlora, .timeout = 120)
+{
+    sweep("xlora", "llama");
+}

@@ -238,6 +238,11 @@ int mg__dylora_load(mg_model *m, const mg_model_params *p, const char *dir, json
 bool mg__dir_has_tokenizer(const char *dir);
 /* Sets m->tokenizer_path to dir when it has tokenizer.json and none is set. */
 int mg__set_tokenizer(mg_model *m, const char *dir, mg_error *err);
+/* Reads dir/adapter_model.safetensors, else dir/adapter_model.bin, into ts. */
+int mg__peft_load_weights(mg_model_storage *s, const char *dir, mg__tset *ts, mg_error *err);
+/* Loads an X-LoRA folder (xlora.c): `acfg` is its adapter_config.json. */
+int mg__xlora_load(mg_model *m, const mg_model_params *p, const char *dir, const json_t *acfg,
+                   mg_error *err);
 /* Number of sub-folders holding adapter_config.json (an expert set). */
 int mg__peft_has_subadapters(const char *dir);
 int mg__peft_load(mg_model *m, const mg_model_params *p, const char *dir, mg_error *err);

@@ -114,6 +114,10 @@ static int convert_all(mg_model *m, mg_dtype to, mg_error *err)
             rc |= convert(m, &mod->E, to, &cc, err);
             rc |= convert(m, &mod->magnitude, to, &cc, err);
         }
+    for (int j = 0; m->xlora && j < m->xlora->n_mlp_layers && rc == 0; j++) {
+        rc |= convert(m, &m->xlora->w[j], to, &cc, err);
+        rc |= convert(m, &m->xlora->b[j], to, &cc, err);
+    }
     if (m->has_router) {
         rc |= convert(m, &m->router.weight, to, &cc, err);
         rc |= convert(m, &m->router.bias, to, &cc, err);

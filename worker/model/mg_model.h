@@ -182,20 +182,28 @@ typedef struct mg_router {
     float temperature;
 } mg_router;
 
-/* X-LoRA classifier (PEFT's XLoraClassifier): an MLP over the last hidden
- * states of a scaling pass, producing per-layer (or global) adapter scalings. */
+/* X-LoRA classifier (PEFT's XLoraClassifier): an MLP over the final-norm
+ * hidden states of a scaling pass, giving each token one scaling per expert
+ * for every LoRA module (layerwise) or one set shared by all modules.
+ * Linear layers w[0..n_mlp_layers) with ReLU between them; bias always
+ * present (PEFT builds them with bias=True). PEFT numbers the LoRA modules
+ * in the base model's module order (layer by layer, q k v o gate up down),
+ * counting a module when any expert adapts it: module_index maps
+ * (layer, proj) to that number. */
 #define MG_XLORA_MAX_LAYERS 8
 typedef struct mg_xlora {
-    int n_mlp_layers;                 /* linear layers in the classifier */
+    int n_mlp_layers;                 /* xlora_depth: linear layers in the classifier */
     mg_tensor w[MG_XLORA_MAX_LAYERS]; /* [out, in] */
-    mg_tensor b[MG_XLORA_MAX_LAYERS]; /* [out] or absent */
-    bool layerwise_scalings;          /* output is [n_layers * n_experts] */
-    bool enable_softmax;
-    bool enable_softmax_topk;
-    int top_k_lora; /* 0 = none */
+    mg_tensor b[MG_XLORA_MAX_LAYERS]; /* [out] */
+    int n_modules;                    /* LoRA modules (PEFT's classifier "n_layers") */
+    int *module_index;        /* [n_layers * MG_PROJ_COUNT]: PEFT's number of module, or -1 */
+    bool layerwise_scalings;  /* output is [n_modules * n_experts], else [n_experts] */
+    bool enable_softmax;      /* softmax(logits / softmax_temperature) over the experts */
+    bool enable_softmax_topk; /* after top-k: softmax over the non-zero scalings */
+    int top_k_lora;           /* 0 = none: keep every expert */
     float softmax_temperature;
-    float scaling_pass_value;
-    float global_scaling_weight;
+    float scaling_pass_value;    /* every expert's scaling in the scaling pass */
+    float global_scaling_weight; /* multiplies every adapter's output (both passes) */
     bool use_trainable_adapters;
 } mg_xlora;
 

@@ -286,7 +286,7 @@ done:
 
 /* ---- PEFT adapter folders ------------------------------------------------------------- */
 
-static int load_adapter_weights(mg_model_storage *s, const char *dir, mg__tset *ts, mg_error *err)
+int mg__peft_load_weights(mg_model_storage *s, const char *dir, mg__tset *ts, mg_error *err)
 {
     char *st = mg__join(dir, "adapter_model.safetensors");
     char *bin = mg__join(dir, "adapter_model.bin");
@@ -375,7 +375,7 @@ int mg__peft_load_expert(mg_model *m, const char *dir, const char *name, mg_expe
     e->alpha = json_is_number(al) ? (float)json_number_value(al) : 8.0f;
     e->use_rslora = json_is_true(json_object_get(cfg, "use_rslora"));
     e->use_dora = json_is_true(json_object_get(cfg, "use_dora"));
-    if ((rc = load_adapter_weights(m->storage, dir, ts, err)) < 0) goto done;
+    if ((rc = mg__peft_load_weights(m->storage, dir, ts, err)) < 0) goto done;
     mg__lora_src src = {.ts = ts,
                         .adapter_config = cfg,
                         .alpha = e->alpha,
@@ -485,8 +485,13 @@ int mg__peft_load(mg_model *m, const mg_model_params *p, const char *dir, mg_err
     if ((rc = mg__json_load(first, &acfg, err)) < 0) goto done;
     const char *type = json_string_value(json_object_get(acfg, "peft_type"));
     if (type && strcmp(type, "XLORA") == 0) {
-        rc = mg_error_set(err, MG_EUNSUPPORTED,
-                          "%s: X-LoRA adapters (peft_type XLORA) are not supported yet", first);
+        if (one)
+            rc = mg__xlora_load(m, p, dir, acfg, err);
+        else
+            rc = mg_error_set(err, MG_EUNSUPPORTED,
+                              "%s: an X-LoRA model inside an expert set is not supported (pass "
+                              "its folder as --model)",
+                              first);
         goto done;
     }
     mg__tset base_ts = {0};
