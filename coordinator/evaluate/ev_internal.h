@@ -21,6 +21,8 @@ typedef struct ev_sbx_params {
     const char *workdir; /* an empty host folder: the tmpfs mount point, or the cwd */
     const void *input;   /* bytes the child reads on fd 3 (may be NULL) */
     size_t input_len;
+    bool input_pipe;      /* instead of `input`: fd 3 is a pipe whose write end the caller
+                             gets in ev_proc.in_fd (a long-lived child fed as it goes) */
     long long mem_bytes;  /* RLIMIT_AS / RLIMIT_DATA; -1 none */
     long cpu_seconds;     /* RLIMIT_CPU */
     long long file_bytes; /* RLIMIT_FSIZE and the tmpfs size */
@@ -30,6 +32,7 @@ typedef struct ev_proc {
     pid_t pid;  /* leader of its own process group */
     int ev_fd;  /* read end of the child's fd 4 */
     int out_fd; /* read end of the child's fd 1 and 2 */
+    int in_fd;  /* write end of the child's fd 3 with input_pipe, else -1 */
 } ev_proc;
 
 /* Forks the sandboxed child. All fds returned are non-blocking, close-on-exec. */

@@ -89,10 +89,59 @@ double mg_pass_at_k_estimate(int n, int c, int k);
 /* EvalPlus's sanitizer (code block extraction, longest parsable span,
  * reachable definitions) for n programs in one python3 process. entry_points[i]
  * may be NULL. On success out[i] are malloc'd strings (free with
- * mg_sanitize_free). */
+ * mg_sanitize_free). Fails (MG_ETIMEDOUT) when one program takes more than
+ * MG_SANITIZE_TIMEOUT_S. */
 int mg_sanitize(const char *python, const char *const *codes, const char *const *entry_points,
                 size_t n, char ***out, mg_error *err);
 void mg_sanitize_free(char **out, size_t n);
+
+/* Seconds one answer may take before the sanitizer counts as hung. The
+ * search for the longest parsable span is O(lines^3) on text that never
+ * parses; 768 tokens of such text take minutes, not ten. */
+#define MG_SANITIZE_TIMEOUT_S 600.0
+
+/* A long-lived sanitizer: one sandboxed python3 running the embedded
+ * sanitize.py, answering requests in the order they were submitted. For
+ * callers with an event loop (codegen sanitizes each sample as it finishes):
+ *
+ *     mg_sanitizer *s;
+ *     mg_sanitizer_open(NULL, &s, &err);         // python3 on PATH; waits for its hello
+ *     mg_sanitizer_submit(s, code, entry_point, &err);   // queued
+ *     // when mg_sanitizer_fd(s, true) is writable and mg_sanitizer_want_write(s),
+ *     // or mg_sanitizer_fd(s, false) is readable:
+ *     mg_sanitizer_io(s, &err);                   // never blocks
+ *     char *clean;
+ *     while (mg_sanitizer_next(s, &clean) == 1) { ...; free(clean); }
+ *     // a watchdog: mg_sanitizer_waiting_s(s) > MG_SANITIZE_TIMEOUT_S means hung
+ *     mg_sanitizer_close(s);                      // kills it; NULL is fine
+ *
+ * Open fails with one line when the interpreter is missing (MG_ENOENT) or
+ * does not start the script. A sanitizer that dies makes io/next callers see
+ * MG_ECHILD with its exit status and the end of its stderr. Writes never
+ * raise SIGPIPE. Not thread-safe; one owner. */
+typedef struct mg_sanitizer mg_sanitizer;
+int mg_sanitizer_open(const char *python, mg_sanitizer **out, mg_error *err);
+/* Queues one program (UTF-8; invalid bytes travel as Python's surrogateescape
+ * and come back unchanged); entry_point may be NULL. Nothing is written yet. */
+int mg_sanitizer_submit(mg_sanitizer *s, const char *code, const char *entry_point, mg_error *err);
+/* Non-blocking: writes queued requests while the pipe takes them and reads
+ * and parses whatever answers are there. */
+int mg_sanitizer_io(mg_sanitizer *s, mg_error *err);
+/* 1 and the next answer in submit order (malloc'd, the caller frees), or 0. */
+int mg_sanitizer_next(mg_sanitizer *s, char **answer);
+/* Blocks until an answer is ready (poll); MG_ETIMEDOUT after timeout_s. */
+int mg_sanitizer_wait(mg_sanitizer *s, double timeout_s, mg_error *err);
+/* The fd to watch: for_writing, the request pipe (only while want_write);
+ * otherwise the answer pipe (always). */
+int mg_sanitizer_fd(const mg_sanitizer *s, bool for_writing);
+bool mg_sanitizer_want_write(const mg_sanitizer *s);
+/* Requests submitted and not answered yet. */
+size_t mg_sanitizer_unanswered(const mg_sanitizer *s);
+/* How long the oldest unanswered request has waited for its answer (since
+ * the previous answer, or since it was submitted to an idle sanitizer); 0
+ * when none is outstanding. */
+double mg_sanitizer_waiting_s(const mg_sanitizer *s);
+void mg_sanitizer_close(mg_sanitizer *s);
 
 /* `moegen sanitize`: writes <samples with ".jsonl" -> "-sanitized.jsonl">
  * with {task_id, solution} records (completion records become prompt + "\n"

@@ -470,13 +470,17 @@ const char *mg_sandbox_mode(void)
 int ev_sbx_spawn(const ev_sbx_params *p, ev_proc *out, mg_error *err)
 {
     bool ns = probe();
-    int outp[2] = {-1, -1}, evp[2] = {-1, -1}, in_fd = -1, devnull = -1;
+    int outp[2] = {-1, -1}, evp[2] = {-1, -1}, inp[2] = {-1, -1}, in_fd = -1, devnull = -1;
     out->pid = -1;
-    out->ev_fd = out->out_fd = -1;
+    out->ev_fd = out->out_fd = out->in_fd = -1;
     if (pipe2(outp, O_CLOEXEC) < 0 || pipe2(evp, O_CLOEXEC) < 0) goto sys_fail;
     devnull = open("/dev/null", O_RDWR | O_CLOEXEC);
     if (devnull < 0) goto sys_fail;
-    if (p->input) {
+    if (p->input_pipe) {
+        /* A long-lived child fed as it goes; only we hold the write end. */
+        if (pipe2(inp, O_CLOEXEC) < 0) goto sys_fail;
+        in_fd = inp[0];
+    } else if (p->input) {
         /* A memfd: any size, no pipe to keep fed. */
         in_fd = memfd_create("moegen-input", MFD_CLOEXEC);
         if (in_fd < 0) goto sys_fail;
@@ -510,14 +514,16 @@ int ev_sbx_spawn(const ev_sbx_params *p, ev_proc *out, mg_error *err)
     if (in_fd >= 0) close(in_fd);
     fcntl(outp[0], F_SETFL, O_NONBLOCK);
     fcntl(evp[0], F_SETFL, O_NONBLOCK);
+    if (inp[1] >= 0) fcntl(inp[1], F_SETFL, O_NONBLOCK);
     out->pid = pid;
     out->ev_fd = evp[0];
     out->out_fd = outp[0];
+    out->in_fd = inp[1];
     return 0;
 sys_fail : {
     int e = errno;
-    int fds[] = {outp[0], outp[1], evp[0], evp[1], in_fd, devnull};
-    for (int i = 0; i < 6; i++)
+    int fds[] = {outp[0], outp[1], evp[0], evp[1], in_fd, inp[1], devnull};
+    for (int i = 0; i < 7; i++)
         if (fds[i] >= 0) close(fds[i]);
     return mg_error_set(err, mg_err_from_errno(e), "evaluate: starting a sandbox: %s", strerror(e));
 }
@@ -549,7 +555,8 @@ int ev_sbx_reap(ev_proc *p)
     }
     if (p->ev_fd >= 0) close(p->ev_fd);
     if (p->out_fd >= 0) close(p->out_fd);
+    if (p->in_fd >= 0) close(p->in_fd);
     p->pid = -1;
-    p->ev_fd = p->out_fd = -1;
+    p->ev_fd = p->out_fd = p->in_fd = -1;
     return st;
 }

@@ -1,6 +1,7 @@
-/* sanitize.c — EvalPlus's sanitizer through the embedded sanitize.py, and the
- * `moegen sanitize` file conversion. The script only parses (never runs) the
- * code, but it still runs in the sandbox: the text is untrusted input. */
+/* sanitize.c — EvalPlus's sanitizer for a batch of programs (one sanitizer
+ * process, sanitizer.c), and the `moegen sanitize` file conversion. The
+ * script only parses (never runs) the code, but it still runs in the
+ * sandbox: the text is untrusted input. */
 #include <errno.h>
 #include <jansson.h>
 #include <stdio.h>
@@ -25,77 +26,22 @@ int mg_sanitize(const char *python, const char *const *codes, const char *const 
                 size_t n, char ***out, mg_error *err)
 {
     *out = NULL;
-    char *py = NULL;
-    int rc = mg_evaluate_find_python(python, &py, err);
-    if (rc < 0) return rc;
-    ev_buf in = {0}, ev = {0}, log = {0};
-    rc = ev_buf_add(&in, "[", 1);
-    for (size_t i = 0; i < n && !rc; i++) {
-        if (i) ev_buf_add(&in, ", ", 2);
-        ev_buf_add(&in, "[", 1);
-        ev_buf_json_string(&in, codes[i], strlen(codes[i]));
-        ev_buf_add(&in, ", ", 2);
-        if (entry_points && entry_points[i])
-            ev_buf_json_string(&in, entry_points[i], strlen(entry_points[i]));
-        else
-            ev_buf_add(&in, "null", 4);
-        rc = ev_buf_add(&in, "]", 1);
-    }
-    if (!rc) rc = ev_buf_add(&in, "]", 1);
-    if (rc) {
-        ev_buf_free(&in);
-        free(py);
-        return mg_error_set(err, MG_ENOMEM, "out of memory");
-    }
-    const char *t = getenv("TMPDIR");
-    char work[4096];
-    snprintf(work, sizeof work, "%s/moegen-sanitize-XXXXXX", t && *t ? t : "/tmp");
-    if (!mkdtemp(work)) {
-        ev_buf_free(&in);
-        free(py);
-        return mg_error_set(err, mg_err_from_errno(errno), "%s: %s", work, strerror(errno));
-    }
-    char *argv[] = {py, "-I", "-B", "-c", (char *)mg_ev_sanitize_py, NULL};
-    ev_sbx_params p = {.python = py,
-                       .argv = argv,
-                       .workdir = work,
-                       .input = in.data,
-                       .input_len = in.len,
-                       .mem_bytes = 4ll << 30,
-                       .cpu_seconds = 1200,
-                       .file_bytes = 1 << 20};
-    int st = 0;
-    rc = ev_run_collect(&p, 1200.0, &ev, (size_t)1 << 31, &log, &st, err);
-    ev_rmtree(work);
-    rmdir(work);
-    if (rc == MG_ETIMEDOUT) rc = mg_error_set(err, rc, "sanitize: timed out");
-    if (!rc && st != 0)
-        rc = mg_error_set(err, MG_ECHILD,
-                          "sanitize: the python sanitizer failed (status %d): %.200s", st,
-                          log.data ? log.data : "");
-    json_t *arr = NULL;
-    if (!rc) {
-        json_error_t je;
-        arr = json_loadb(ev.data ? ev.data : "", ev.len, 0, &je);
-        if (!json_is_array(arr) || json_array_size(arr) != n)
-            rc = mg_error_set(err, MG_EPROTO, "sanitize: bad answer from the sanitizer");
-    }
+    mg_sanitizer *s = NULL;
+    int rc = mg_sanitizer_open(python, &s, err);
+    for (size_t i = 0; i < n && !rc; i++)
+        rc = mg_sanitizer_submit(s, codes[i], entry_points ? entry_points[i] : NULL, err);
     char **res = NULL;
-    if (!rc) {
-        res = calloc(n ? n : 1, sizeof *res);
-        if (!res) rc = mg_error_set(err, MG_ENOMEM, "out of memory");
-        for (size_t i = 0; i < n && !rc; i++) {
-            const char *s = json_string_value(json_array_get(arr, i));
-            res[i] = strdup(s ? s : "");
-            if (!res[i] || !s) rc = mg_error_set(err, MG_EPROTO, "sanitize: bad answer #%zu", i);
-        }
-        if (rc) mg_sanitize_free(res, n), res = NULL;
+    if (!rc && !(res = calloc(n ? n : 1, sizeof *res)))
+        rc = mg_error_set(err, MG_ENOMEM, "out of memory");
+    for (size_t got = 0; got < n && !rc;) {
+        rc = mg_sanitizer_wait(s, MG_SANITIZE_TIMEOUT_S, err);
+        while (!rc && got < n && mg_sanitizer_next(s, &res[got]) == 1) got++;
     }
-    json_decref(arr);
-    ev_buf_free(&in);
-    ev_buf_free(&ev);
-    ev_buf_free(&log);
-    free(py);
+    mg_sanitizer_close(s);
+    if (rc) {
+        mg_sanitize_free(res, n);
+        res = NULL;
+    }
     *out = res;
     return rc;
 }

@@ -1,8 +1,14 @@
 # sanitize.py: EvalPlus's sanitizer (evalplus/sanitize.py) rebuilt on CPython's
 # `ast` instead of tree-sitter, so that moegen needs nothing beyond python3.
-# moegen embeds this file and runs `python3 -I -B -c <this file>`; it reads a
-# JSON array of [code, entry_point_or_null] pairs on fd 3 and writes a JSON
-# array of sanitized strings on fd 4. No sample code is executed here.
+# moegen embeds this file and runs `python3 -I -B -c <this file>` in the
+# evaluation sandbox, once per codegen run or `moegen sanitize` file. The
+# protocol (sanitizer.c): it writes the line "moegen-sanitize 1" on fd 4, then
+# for each line on fd 3 — a JSON array [code, entry_point_or_null] — it writes
+# one answer on fd 4: the byte length of the sanitized code in decimal, "\n",
+# and the UTF-8 bytes (surrogateescape, so any byte the request carried as
+# \udcXX comes back as that byte). Answers come in request order; EOF on fd 3
+# ends it. The code is only parsed (ast.parse, never compile/exec/eval), so no
+# sample code is executed here.
 #
 # Steps, as EvalPlus:
 #   1. code_extract: the span of >= 2 lines that parses and has the most
@@ -159,7 +165,7 @@ def extract_target(code, entry_point):
         if reachable is not None and name not in reachable:
             continue
         out += _segment(lines_b, node) + b"\n"
-    return out[:-1].decode("utf-8")
+    return out[:-1].decode("utf-8", "surrogateescape")
 
 
 def sanitize(code, entry_point=None):
@@ -170,17 +176,17 @@ def sanitize(code, entry_point=None):
 
 
 def main():
-    chunks = []
-    while True:
-        b = os.read(3, 1 << 16)
-        if not b:
-            break
-        chunks.append(b)
-    pairs = json.loads(b"".join(chunks).decode("utf-8"))
-    out = json.dumps([sanitize(code, ep) for code, ep in pairs]).encode("utf-8")
-    view = memoryview(out)
-    while view:
-        view = view[os.write(4, view):]
+    requests = os.fdopen(3, "rb")
+    answers = os.fdopen(4, "wb")
+    answers.write(b"moegen-sanitize 1\n")
+    answers.flush()
+    for line in requests:
+        if not line.strip():
+            continue
+        code, entry_point = json.loads(line)
+        data = sanitize(code, entry_point).encode("utf-8", "surrogateescape")
+        answers.write(b"%d\n" % len(data) + data)
+        answers.flush()
 
 
 main()

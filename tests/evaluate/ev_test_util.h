@@ -36,6 +36,26 @@ static inline double ev_test_now(void)
     return (double)ts.tv_sec + ts.tv_nsec * 1e-9;
 }
 
+/* The sanitizer goldens (fixtures/sanitize_cases.jsonl, from evalplus's
+ * tree-sitter sanitizer): {code, entry_point, expected} records; returns how
+ * many were read into recs (the caller json_decref()s them). */
+static inline size_t ev_load_sanitize_cases(json_t **recs, size_t cap)
+{
+    FILE *f = fopen(MG_SOURCE_DIR "/tests/evaluate/fixtures/sanitize_cases.jsonl", "r");
+    cr_assert_not_null(f);
+    size_t n = 0;
+    static char line[1 << 16];
+    while (n < cap && fgets(line, sizeof line, f)) {
+        json_error_t je;
+        recs[n] = json_loads(line, 0, &je);
+        cr_assert_not_null(recs[n], "%s", je.text);
+        n++;
+    }
+    fclose(f);
+    cr_assert_gt(n, 30);
+    return n;
+}
+
 /* Writes `lines` (JSONL records) and evaluates them. `tweak` may adjust the
  * parameters (NULL: min_time_limit 1 s, 1 GiB memory, 2 at once). */
 static inline void ev_run_samples(ev_run *r, const char *const *lines, size_t n,

@@ -176,23 +176,14 @@ Test(results, bad_records_name_the_line)
 
 Test(sanitize, matches_evalplus_tree_sitter_sanitizer)
 {
-    FILE *f = fopen(FIX "sanitize_cases.jsonl", "r");
-    cr_assert_not_null(f);
     const char *codes[128], *eps[128], *want[128];
     json_t *recs[128];
-    size_t n = 0;
-    char line[1 << 16];
-    while (n < 128 && fgets(line, sizeof line, f)) {
-        json_error_t je;
-        recs[n] = json_loads(line, 0, &je);
-        cr_assert_not_null(recs[n], "%s", je.text);
-        codes[n] = json_string_value(json_object_get(recs[n], "code"));
-        eps[n] = json_string_value(json_object_get(recs[n], "entry_point"));
-        want[n] = json_string_value(json_object_get(recs[n], "expected"));
-        n++;
+    size_t n = ev_load_sanitize_cases(recs, 128);
+    for (size_t i = 0; i < n; i++) {
+        codes[i] = json_string_value(json_object_get(recs[i], "code"));
+        eps[i] = json_string_value(json_object_get(recs[i], "entry_point"));
+        want[i] = json_string_value(json_object_get(recs[i], "expected"));
     }
-    fclose(f);
-    cr_assert_gt(n, 30);
     char **got = NULL;
     mg_error err = {0};
     cr_assert_eq(mg_sanitize(NULL, codes, eps, n, &got, &err), 0, "%s", err.msg);
