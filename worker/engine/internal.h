@@ -79,6 +79,18 @@ void mg__register_backend(mg_device_kind kind, const mg__backend_factory *f);
 int mg__cpu_backend_new(const mg_model *m, int n_threads, int merge_expert, mg__backend **out,
                         mg_error *err);
 
+/* X-LoRA (strategy.c), as PEFT's XLoraModel. Expert weights of the scaling
+ * pass: every expert at scaling_pass_value, after top-k / softmax-top-k,
+ * times global_scaling_weight; w[n_experts]. */
+void mg__xlora_pass_weights(const mg_model *m, float *w);
+/* Weights per token the scalings take: n_experts, or n_layers *
+ * MG_PROJ_COUNT * n_experts with layerwise_scalings (a segment's mod_w). */
+size_t mg__xlora_weights_per_token(const mg_model *m);
+/* The classifier over the scaling pass's final-norm states hidden[n, H]:
+ * softmax(logits / T), top-k, softmax over the kept, times
+ * global_scaling_weight, into w[n, weights_per_token]. */
+int mg__xlora_scalings(const mg_model *m, const float *hidden, int n, float *w, mg_error *err);
+
 /* RoPE inverse frequencies as transformers computes them (float32 from the
  * int64 arange), including linear / llama3 scaling and dynamic NTK for a
  * given sequence length. inv_freq[head_dim / 2]. */
