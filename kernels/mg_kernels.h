@@ -61,14 +61,29 @@ void mg_kpool_run(mg_kpool *p, int n, void (*fn)(int i, void *arg), void *arg);
 /* ---- ops ------------------------------------------------------------------------ */
 
 /* y[n, m] = x[n, k] @ W[m, k]^T  (+ y when accumulate). pool may be NULL.
- * Runs the AVX2/FMA/F16C kernel when the CPU has it (register tiles of 8x1
- * for n = 1, 4x3 otherwise; weights widened in registers), else a portable
+ * Runs the AVX2/FMA/F16C kernel when the CPU has it (one W row at a time
+ * for n = 1, 4x3 register tiles otherwise; weights widened in registers), else a portable
  * one; rows of W are split over the pool when the product is big enough to
  * pay for waking it. Agrees with _ref up to summation order. */
 void mg_k_matmul(mg_kpool *pool, float *y, const float *x, const void *W, mg_dtype wt, int n, int k,
                  int m, bool accumulate);
 void mg_k_matmul_ref(float *y, const float *x, const void *W, mg_dtype wt, int n, int k, int m,
                      bool accumulate);
+
+/* Several matmuls over the same x[n, k] in one parallel run: ops[o].y[n, m_o]
+ * = x @ ops[o].W^T. The projections that read one input (q, k and v; gate and
+ * up) then cost one wake-up and one wait of the pool instead of one each, and
+ * each thread streams one long stretch of weights. Each op's result is
+ * exactly what mg_k_matmul gives for it alone. At most MG_K_MM_MULTI ops. */
+#define MG_K_MM_MULTI 4
+typedef struct mg_k_mm_op {
+    float *y;
+    const void *W;
+    mg_dtype wt;
+    int m;
+} mg_k_mm_op;
+void mg_k_matmul_multi(mg_kpool *pool, const float *x, int n, int k, const mg_k_mm_op *ops,
+                       int n_ops);
 
 /* RMSNorm per row of x[n, d]: y = x / sqrt(mean(x^2) + eps) * (w or 1 + w).
  * As transformers: the normalisation is computed in fp32, then multiplied. */

@@ -126,6 +126,59 @@ void mg_k_matmul(mg_kpool *pool, float *y, const float *x, const void *W, mg_dty
     mg_kpool_run(pool, (m + rpi - 1) / rpi, mm_item, &job);
 }
 
+typedef struct mm_multi_job {
+    mg__mm_args a[MG_K_MM_MULTI];
+    int first_item[MG_K_MM_MULTI + 1]; /* op o owns items [first_item[o], first_item[o + 1]) */
+    int n_ops, rows_per_item;
+    void (*rows)(const mg__mm_args *a, int j0, int j1);
+} mm_multi_job;
+
+static void mm_multi_item(int it, void *vp)
+{
+    const mm_multi_job *job = vp;
+    int o = 0;
+    while (it >= job->first_item[o + 1]) o++;
+    int j0 = (it - job->first_item[o]) * job->rows_per_item;
+    int j1 = j0 + job->rows_per_item;
+    if (j1 > job->a[o].m) j1 = job->a[o].m;
+    job->rows(&job->a[o], j0, j1);
+}
+
+void mg_k_matmul_multi(mg_kpool *pool, const float *x, int n, int k, const mg_k_mm_op *ops,
+                       int n_ops)
+{
+    MG_ASSERT(n_ops >= 0 && n_ops <= MG_K_MM_MULTI);
+    if (n <= 0) return;
+    mm_multi_job job = {.n_ops = n_ops, .rows = mg__matmul_rows_scalar};
+#if defined(__x86_64__)
+    if (mg__use_avx2()) job.rows = mg__matmul_rows_avx2;
+#endif
+    int threads = mg_kpool_size(pool);
+    long total_m = 0;
+    for (int o = 0; o < n_ops; o++) {
+        MG_ASSERT(ops[o].wt == MG_DTYPE_F32 || ops[o].wt == MG_DTYPE_F16 ||
+                  ops[o].wt == MG_DTYPE_BF16);
+        job.a[o] = (mg__mm_args){ops[o].y, x, ops[o].W, ops[o].wt, n, k, ops[o].m, false};
+        total_m += ops[o].m > 0 ? ops[o].m : 0;
+    }
+    if (threads <= 1 || 2.0 * n * (double)k * (double)total_m < 2e5) {
+        for (int o = 0; o < n_ops; o++)
+            if (ops[o].m > 0) job.rows(&job.a[o], 0, ops[o].m);
+        return;
+    }
+    /* The same item size as mg_k_matmul over the concatenated rows. */
+    int items = threads * 4;
+    int rpi = (int)((total_m + items - 1) / items);
+    rpi = (rpi + 7) & ~7;
+    job.rows_per_item = rpi;
+    job.first_item[0] = 0;
+    for (int o = 0; o < n_ops; o++) {
+        int m = ops[o].m > 0 ? ops[o].m : 0;
+        job.first_item[o + 1] = job.first_item[o] + (m + rpi - 1) / rpi;
+    }
+    mg_kpool_run(pool, job.first_item[n_ops], mm_multi_item, &job);
+}
+
 /* ---- batched multi-LoRA -------------------------------------------------------- */
 
 static int lora_rmax(const mg_k_lora_expert *experts, int n_experts)

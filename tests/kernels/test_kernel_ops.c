@@ -11,6 +11,7 @@
 #include <criterion/criterion.h>
 #include <float.h>
 #include <math.h>
+#include <string.h>
 #include <stdio.h>
 
 #include "kt_util.h"
@@ -117,6 +118,60 @@ Test(matmul, table_scalar_pool)
     check_matmul_table(pool, "scalar");
     mg_kpool_free(pool);
     mg_k_cpu_force_scalar(false);
+}
+
+/* mg_k_matmul_multi must give each op exactly (bit for bit) what mg_k_matmul
+ * gives it alone: the kernels compute every output element the same way
+ * whatever rows an item holds, so the fused run changes only scheduling. */
+static void check_multi(mg_kpool *pool)
+{
+    static const int ns[] = {1, 2, 5, 16, 64};
+    static const int ms[][3] = {{576, 192, 192}, {7, 0, 33}, {1, 1, 1}, {130, 9, 64}};
+    uint64_t seed = 7;
+    for (size_t d = 0; d < 3; d++) {
+        for (size_t a = 0; a < sizeof ns / sizeof *ns; a++) {
+            for (size_t b = 0; b < sizeof ms / sizeof *ms; b++) {
+                int n = ns[a], k = b == 1 ? 1029 : 96;
+                float *x = malloc((size_t)n * k * sizeof *x);
+                kt_fill(x, (size_t)n * k, &seed, 1.0f);
+                mg_k_mm_op ops[3];
+                float *alone[3];
+                for (int o = 0; o < 3; o++) {
+                    int m = ms[b][o];
+                    ops[o] = (mg_k_mm_op){kt_guarded((size_t)n * m),
+                                          kt_weights(dtypes[d], (size_t)m * k, &seed, 0.5f),
+                                          dtypes[d], m};
+                    alone[o] = malloc(((size_t)n * m + 1) * sizeof(float));
+                    mg_k_matmul(pool, alone[o], x, ops[o].W, dtypes[d], n, k, m, false);
+                }
+                mg_k_matmul_multi(pool, x, n, k, ops, 3);
+                for (int o = 0; o < 3; o++) {
+                    size_t ny = (size_t)n * ops[o].m;
+                    cr_assert(kt_guard_ok(ops[o].y, ny), "multi op %d wrote outside y", o);
+                    cr_assert(memcmp(ops[o].y, alone[o], ny * sizeof(float)) == 0,
+                              "multi %s n=%d k=%d op %d (m=%d) differs from mg_k_matmul",
+                              mg_dtype_name(dtypes[d]), n, k, o, ops[o].m);
+                    kt_guarded_free(ops[o].y);
+                    free((void *)ops[o].W);
+                    free(alone[o]);
+                }
+                free(x);
+            }
+        }
+    }
+}
+
+Test(matmul, multi_equals_separate)
+{
+    mg_k_cpu_force_scalar(false);
+    check_multi(NULL);
+    mg_kpool *pool = NULL;
+    cr_assert_eq(mg_kpool_new(3, &pool, NULL), 0);
+    check_multi(pool);
+    mg_k_cpu_force_scalar(true);
+    check_multi(pool);
+    mg_k_cpu_force_scalar(false);
+    mg_kpool_free(pool);
 }
 
 Test(matmul, avx2_selected_when_supported)
