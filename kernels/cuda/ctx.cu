@@ -128,19 +128,23 @@ int mg__cuda_scratch(mg_cuda_ctx *c, void **buf, size_t *have, size_t bytes, mg_
     return 0;
 }
 
+/* An allocation the device could not satisfy: MG_ENOMEM with what was free. */
+static int alloc_failed(mg_cuda_ctx *c, size_t bytes, mg_error *err)
+{
+    (void)cudaGetLastError();
+    size_t f = 0, t = 0;
+    cudaMemGetInfo(&f, &t);
+    return mg_error_set(err, MG_ENOMEM,
+                        "cuda: cannot allocate %zu bytes on device %d (%zu of %zu free)", bytes,
+                        c->device, f, t);
+}
+
 int mg_cuda_alloc(mg_cuda_ctx *c, size_t bytes, void **out, mg_error *err)
 {
     *out = NULL;
     if (mg__cuda_use(c, err) < 0) return MG_ECUDA;
     cudaError_t e = cudaMalloc(out, bytes ? bytes : 1);
-    if (e == cudaErrorMemoryAllocation) {
-        (void)cudaGetLastError();
-        size_t f = 0, t = 0;
-        cudaMemGetInfo(&f, &t);
-        return mg_error_set(err, MG_ENOMEM,
-                            "cuda: cannot allocate %zu bytes on device %d (%zu of %zu free)", bytes,
-                            c->device, f, t);
-    }
+    if (e == cudaErrorMemoryAllocation) return alloc_failed(c, bytes, err);
     MG_CUDA_CHECK(e, err);
     return 0;
 }
@@ -171,5 +175,62 @@ int mg_cuda_copy(mg_cuda_ctx *c, void *dst, const void *src, size_t bytes, mg_er
 {
     if (mg__cuda_use(c, err) < 0) return MG_ECUDA;
     MG_CUDA_CHECK(cudaMemcpyAsync(dst, src, bytes, cudaMemcpyDeviceToDevice, c->stream), err);
+    return 0;
+}
+
+int mg_cuda_copy_2d(mg_cuda_ctx *c, void *dst, size_t dst_pitch, const void *src, size_t src_pitch,
+                    size_t width, size_t rows, mg_error *err)
+{
+    if (width == 0 || rows == 0) return 0;
+    if (mg__cuda_use(c, err) < 0) return MG_ECUDA;
+    MG_CUDA_CHECK(cudaMemcpy2DAsync(dst, dst_pitch, src, src_pitch, width, rows,
+                                    cudaMemcpyDeviceToDevice, c->stream),
+                  err);
+    return 0;
+}
+
+int mg_cuda_alloc_async(mg_cuda_ctx *c, size_t bytes, void **out, mg_error *err)
+{
+    *out = NULL;
+    if (mg__cuda_use(c, err) < 0) return MG_ECUDA;
+    if (!c->pool_ready) {
+        /* Keep freed blocks in the pool: by default it returns them to the
+         * driver at every synchronisation, which costs a cudaMalloc again. */
+        cudaMemPool_t pool;
+        MG_CUDA_CHECK(cudaDeviceGetDefaultMemPool(&pool, c->device), err);
+        uint64_t keep = UINT64_MAX;
+        MG_CUDA_CHECK(cudaMemPoolSetAttribute(pool, cudaMemPoolAttrReleaseThreshold, &keep), err);
+        c->pool_ready = true;
+    }
+    cudaError_t e = cudaMallocAsync(out, bytes ? bytes : 1, c->stream);
+    if (e == cudaErrorMemoryAllocation) return alloc_failed(c, bytes, err);
+    MG_CUDA_CHECK(e, err);
+    return 0;
+}
+
+void mg_cuda_free_async(mg_cuda_ctx *c, void *p)
+{
+    if (!p) return;
+    cudaSetDevice(c->device);
+    cudaFreeAsync(p, c->stream);
+}
+
+int mg_cuda_mem_info(mg_cuda_ctx *c, size_t *free_bytes, size_t *total_bytes, mg_error *err)
+{
+    if (mg__cuda_use(c, err) < 0) return MG_ECUDA;
+    MG_CUDA_CHECK(cudaMemGetInfo(free_bytes, total_bytes), err);
+    return 0;
+}
+
+int mg_cuda_ctx_device(const mg_cuda_ctx *c)
+{
+    return c->device;
+}
+
+int mg_cuda_zero(mg_cuda_ctx *c, void *dst, size_t bytes, mg_error *err)
+{
+    if (bytes == 0) return 0;
+    if (mg__cuda_use(c, err) < 0) return MG_ECUDA;
+    MG_CUDA_CHECK(cudaMemsetAsync(dst, 0, bytes, c->stream), err);
     return 0;
 }

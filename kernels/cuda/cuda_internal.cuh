@@ -43,6 +43,7 @@ struct mg_cuda_ctx {
     size_t scratch_bytes;
     void *scratch2;
     size_t scratch2_bytes;
+    bool pool_ready; /* the default mempool keeps freed blocks (alloc_async) */
 };
 
 /* Makes ctx's device current and *buf at least `bytes` long. */

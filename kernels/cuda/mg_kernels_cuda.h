@@ -53,6 +53,18 @@ void mg_cuda_dealloc(void *p);
 int mg_cuda_upload(mg_cuda_ctx *c, void *dst, const void *src, size_t bytes, mg_error *err);
 /* Synchronous: returns when the data is on the host. */
 int mg_cuda_download(mg_cuda_ctx *c, void *dst, const void *src, size_t bytes, mg_error *err);
+/* Stream-ordered allocation from the device's memory pool (no device-wide
+ * synchronisation on free, unlike cudaFree): for buffers that come and go
+ * while kernels run, such as per-request KV caches. Freed blocks stay in the
+ * pool for the next allocation. Still plain device memory, never managed. */
+int mg_cuda_alloc_async(mg_cuda_ctx *c, size_t bytes, void **out, mg_error *err);
+void mg_cuda_free_async(mg_cuda_ctx *c, void *p);
+/* Free and total bytes on the context's device (cudaMemGetInfo). */
+int mg_cuda_mem_info(mg_cuda_ctx *c, size_t *free_bytes, size_t *total_bytes, mg_error *err);
+/* The device index the context was made for. */
+int mg_cuda_ctx_device(const mg_cuda_ctx *c);
+/* dst[0, bytes) := 0, asynchronous on the context's stream. */
+int mg_cuda_zero(mg_cuda_ctx *c, void *dst, size_t bytes, mg_error *err);
 /* Device-to-device copy, asynchronous on the context's stream. */
 int mg_cuda_copy(mg_cuda_ctx *c, void *dst, const void *src, size_t bytes, mg_error *err);
 
@@ -125,6 +137,34 @@ int mg_cuda_sample_greedy(mg_cuda_ctx *c, int32_t *ids_out, const float *logits,
  * from the CPU's, so a draw within ~1e-15 of a boundary may differ. */
 int mg_cuda_sample(mg_cuda_ctx *c, int32_t *ids_out, float *logits, int n, int vocab,
                    float temperature, int top_k, float top_p, const double *u, mg_error *err);
+
+/* ---- glue for the engine's forward pass (elementwise.cu) ------------------- */
+
+/* y[i] += x[i] for i < n (the residual adds). */
+int mg_cuda_add(mg_cuda_ctx *c, float *y, const float *x, size_t n, mg_error *err);
+/* y[n, d] += bias[d] on every row (bias fp32). */
+int mg_cuda_add_bias(mg_cuda_ctx *c, float *y, const float *bias, int n, int d, mg_error *err);
+/* dst[j] = src[idx[j]] for rows of d floats, j < n; idx [n] on the device. */
+int mg_cuda_gather_rows(mg_cuda_ctx *c, float *dst, const float *src, const int32_t *idx, int n,
+                        int d, mg_error *err);
+/* KV-cache append for one layer: for each token t < n,
+ *     k_base[t][layer * stride[t] + j] = k[t * kd + j]   (same for v), j < kd,
+ * where k_base[t] points at the token's position in layer 0 of its row's
+ * cache and stride[t] is that cache's floats per layer. All arrays device. */
+int mg_cuda_kv_store(mg_cuda_ctx *c, float *const *k_base, float *const *v_base,
+                     const int64_t *stride, int layer, const float *k, const float *v, int n,
+                     int kd, mg_error *err);
+/* DoRA (PEFT's LoraLayer with use_dora): for rows i < n with w[i] != 0,
+ *     y[i, o] += w[i] * ((mn[o] - 1) * base[i, o] + mn[o] * u[i, o])
+ * where base = W x (no bias), u = scaling * B A x, mn = magnitude / ||W +
+ * scaling B A||_row. w [n] and mn [out] on the device. */
+int mg_cuda_dora(mg_cuda_ctx *c, float *y, const float *base, const float *u, const float *mn,
+                 const float *w, int n, int out, mg_error *err);
+
+/* Copies `rows` rows of `width` bytes between pitched buffers (the KV cache
+ * of one row into another with a different capacity), async on the stream. */
+int mg_cuda_copy_2d(mg_cuda_ctx *c, void *dst, size_t dst_pitch, const void *src, size_t src_pitch,
+                    size_t width, size_t rows, mg_error *err);
 
 #ifdef __cplusplus
 }
