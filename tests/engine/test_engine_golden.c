@@ -173,3 +173,7 @@ Test(engine_golden, dylora_legacy)
 {
     run_cases("dylora-legacy");
 }
+Test(engine_golden, xlora)
+{
+    run_cases("xlora"); /* xlora/ (layerwise) and xlora-global/ */
+}

@@ -32,6 +32,9 @@ typedef struct cpu_backend {
     int max_r;            /* largest LoRA rank of any module */
     float *lbuf;
     size_t cap_l;
+    float *mw; /* [N, L * P, E] per-module weights when a segment has mod_w */
+    size_t cap_mw;
+    bool use_mw;
     float *att_scratch; /* [cap_items, cap_att] */
     int cap_att;
     struct att_item *items;
@@ -108,6 +111,11 @@ static void project(cpu_backend *b, int l, int p, const float *x, float *y, int 
     const mg_layer_weights *lw = &m->layers[l];
     int E = m->n_experts, LP = l * MG_PROJ_COUNT + p;
     const float *merged = b->merged ? b->merged[LP] : NULL;
+    if (b->use_mw) /* this module's weights of every token */
+        for (int i = 0; i < N; i++)
+            memcpy(b->tw + (size_t)i * E,
+                   b->mw + ((size_t)i * m->config.n_layers * MG_PROJ_COUNT + LP) * E,
+                   sizeof(float) * E);
     if (merged)
         mg_k_matmul(b->pool, y, x, merged, MG_DTYPE_F32, N, in, out, false);
     else
@@ -264,6 +272,14 @@ static int cpu_forward(mg__backend *bb, mg__segment *segs, int n_segs, mg_error 
         b->cap_gt = need_gt;
     }
 
+    /* Per-module weights (X-LoRA layerwise): when any segment has them,
+     * every token gets a row, the others' weights repeated per module. */
+    size_t LPT = (size_t)c->n_layers * MG_PROJ_COUNT;
+    b->use_mw = false;
+    for (int s = 0; s < n_segs && E; s++) b->use_mw |= segs[s].mod_w != NULL;
+    if (b->use_mw && (rc = ensure_buf(&b->mw, &b->cap_mw, (size_t)N * LPT * (size_t)E, err)) < 0)
+        return rc;
+
     /* Embeddings, positions and per-token expert weights. */
     float normalizer = (float)sqrt((double)H);
     int t0 = 0;
@@ -278,6 +294,11 @@ static int cpu_forward(mg__backend *bb, mg__segment *segs, int n_segs, mg_error 
             if (E) {
                 const float *w = sg->tok_w ? sg->tok_w + (size_t)t * E : sg->row->w;
                 memcpy(b->tw + (size_t)i * E, w, sizeof(float) * E);
+                float *mw = b->use_mw ? b->mw + (size_t)i * LPT * E : NULL;
+                if (mw && sg->mod_w)
+                    memcpy(mw, sg->mod_w + (size_t)t * LPT * E, sizeof(float) * LPT * E);
+                else if (mw)
+                    for (size_t lp = 0; lp < LPT; lp++) memcpy(mw + lp * E, w, sizeof(float) * E);
             }
         }
         t0 += sg->n;
@@ -422,8 +443,8 @@ static void cpu_free(mg__backend *bb)
     if (b->dora_mn)
         for (size_t i = 0; i < LP * m->n_experts; i++) free(b->dora_mn[i]);
     free(b->merged), free(b->a_eff), free(b->dora_mn);
-    float *bufs[] = {b->x, b->xn,       b->q,  b->k,  b->v,  b->att, b->o,   b->g,
-                     b->u, b->base_out, b->tw, b->gx, b->gt, b->gy,  b->lbuf};
+    float *bufs[] = {b->x, b->xn,       b->q,  b->k,  b->v,  b->att, b->o,    b->g,
+                     b->u, b->base_out, b->tw, b->gx, b->gt, b->gy,  b->lbuf, b->mw};
     for (size_t i = 0; i < sizeof(bufs) / sizeof(bufs[0]); i++) free(bufs[i]);
     free(b->pos), free(b->idx), free(b->att_scratch), free(b->items), free(b->inv_freq);
     mg_kpool_free(b->pool);

@@ -9,7 +9,10 @@
  *               NLL; the winner's row keeps its cache and generates;
  *   ensemble    one row per expert, every step averages their softmaxes;
  *   mix         an auxiliary base-model row gives each token its gates
- *               softmax(router logits / T); the main row uses them per token.
+ *               softmax(router logits / T); the main row uses them per token;
+ *   xlora       the same shape with X-LoRA's scaling pass as the auxiliary
+ *               row (every adapter at scaling_pass_value) and its classifier
+ *               giving per-token (and, layerwise, per-module) scalings.
  * Each step gathers a segment per row (prefill chunk or one decode token),
  * runs them as one batch through the backend, then picks tokens.
  */
@@ -205,11 +208,17 @@ static int activate(mg_engine *e, mg__seq *s, mg_error *err)
         s->chunk_logits = malloc(sizeof(float) * (size_t)V_ * chunk * rows);
         if (!s->nll || !s->chunk_logits) goto oom;
     }
-    if (k == MG_STRATEGY_MIX) {
+    if (k == MG_STRATEGY_MIX || k == MG_STRATEGY_XLORA) {
+        /* The auxiliary row: mix's base-model pass, X-LoRA's scaling pass. */
         if ((rc = e->be->vt->row_init(e->be, &s->aux, cap, err)) < 0) goto fail;
         s->has_aux = true;
+        size_t per_tok = (size_t)E;
+        if (k == MG_STRATEGY_XLORA) {
+            mg__xlora_pass_weights(m, s->aux.w);
+            per_tok = mg__xlora_weights_per_token(m);
+        }
         s->hidden = malloc(sizeof(float) * (size_t)chunk * H);
-        s->tok_w = malloc(sizeof(float) * (size_t)chunk * E);
+        s->tok_w = malloc(sizeof(float) * (size_t)chunk * per_tok);
         if (!s->hidden || !s->tok_w) goto oom;
     }
     return 0;
@@ -521,6 +530,11 @@ int mg_engine_step(mg_engine *e, mg_token_event *events, int max_events, int *n_
             for (int i = 0; i < e->n_seqs; i++) {
                 mg__seq *s = e->seqs[i];
                 if (!s->has_aux || !s->seg_n) continue;
+                if (s->req.strategy.kind == MG_STRATEGY_XLORA) {
+                    rc = mg__xlora_scalings(m, s->hidden, s->seg_n, s->tok_w, err);
+                    if (rc < 0) return rc;
+                    continue;
+                }
                 if ((rc = router_logits(e, s->hidden, s->seg_n, err)) < 0) return rc;
                 float T = m->router.temperature > 0 ? m->router.temperature : 1.0f;
                 for (int t = 0; t < s->seg_n; t++) {
@@ -545,6 +559,10 @@ int mg_engine_step(mg_engine *e, mg_token_event *events, int max_events, int *n_
             bool last = s->ph == PH_DECODE || s->fed + s->seg_n == s->req.n_prompt;
             for (int r = 0; r < s->n_rows; r++) {
                 mg__segment sg = {&s->rows[r], ids, s->seg_n, s->tok_w, 0, NULL, NULL, NULL};
+                if (s->req.strategy.kind == MG_STRATEGY_XLORA && m->xlora->layerwise_scalings) {
+                    sg.mod_w = s->tok_w; /* [n, L * P, E] */
+                    sg.tok_w = NULL;
+                }
                 if (s->ph == PH_ROUTE) {
                     sg.want = MG__WANT_HIDDEN;
                     sg.hidden = s->hidden;
