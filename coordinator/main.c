@@ -5,6 +5,10 @@
 #include <stdio.h>
 #include <string.h>
 
+#ifdef MOEGEN_HAVE_CUDA
+#include "mg_engine_cuda.h" /* moegen-cuda: the engine's CUDA backend */
+#endif
+
 #define MG_CMD(name) extern const mg_command mg_cmd_##name;
 #include "mg_commands.inc"
 #undef MG_CMD
@@ -25,6 +29,9 @@ static void usage(FILE *f)
 
 int main(int argc, char **argv)
 {
+#ifdef MOEGEN_HAVE_CUDA
+    mg_engine_cuda_register();
+#endif
     if (argc < 2) {
         usage(stderr);
         return MG_EXIT_USAGE;

@@ -73,10 +73,9 @@ int mg_engine_device_count(mg_device_kind kind, int *n, mg_error *err)
         return 0;
     }
     if (!cuda_factory)
-        return mg_error_set(
-            err, MG_EUNSUPPORTED,
-            "device cuda: this moegen is the CPU-only build; run moegen-cuda (built "
-            "when CMake finds nvcc) for GPUs");
+        return mg_error_set(err, MG_EUNSUPPORTED,
+                            "the CUDA backend is not in this binary (the CPU-only moegen); run "
+                            "moegen-cuda, built when CMake finds nvcc");
     return cuda_factory->device_count(n, err);
 }
 
