@@ -320,9 +320,9 @@ static int check_params(const mg_codegen_params *p, mg_error *err)
     if (p->shard_count < 1 || p->shard_index < 0 || p->shard_index >= p->shard_count)
         return mg_error_set(err, MG_EUSAGE, "--shard %d/%d: expected I/N with 0 <= I < N",
                             p->shard_index, p->shard_count);
-    if (p->device && strcmp(p->device, "cpu"))
-        return mg_error_set(err, MG_EUNSUPPORTED,
-                            "--device %s: only cpu is supported by this build's engine", p->device);
+    /* The CLI resolved it (moegen-cuda for cuda); workers check the index. */
+    if (p->device && strcmp(p->device, "cpu") && strncmp(p->device, "cuda", 4))
+        return mg_error_set(err, MG_EUSAGE, "--device %s: expected cpu, cuda or cuda:N", p->device);
     for (int i = 0; i < p->n_strategies; i++)
         for (int j = 0; j < i; j++)
             if (!strcmp(p->strategies[i], p->strategies[j]))

@@ -2,6 +2,7 @@
  * processes (flags as evalplus.codegen spells them, plus strategies,
  * workers, shards and seeds). The work is in coordinator/ (mg_coordinator.h). */
 #include "mg_cli.h"
+#include "mg_cli_model.h"
 #include "mg_coordinator.h"
 #include "mg_dataset.h"
 #include "mg_evaluate.h"
@@ -197,8 +198,11 @@ static int run(int argc, char **argv)
          "chat response prefix (default EvalPlus's)"},
         {"strategies", MG_OPT_LIST, &strategies, "S,...",
          "routing strategies, one output file each (default: the model's own)"},
-        {"workers", MG_OPT_INT, &workers, "N", "worker processes (default 1)"},
-        {"device", MG_OPT_STRING, &p.device, "DEV", "cpu (default cpu)"},
+        {"workers", MG_OPT_INT, &workers, "N",
+         "worker processes (default 1 on the CPU, one per visible GPU with cuda)"},
+        {"device", MG_OPT_STRING, &p.device, "DEV",
+         "cpu, cuda or cuda:N (cuda needs moegen-cuda; default: cuda when moegen-cuda sees a "
+         "GPU, else cpu)"},
         {"threads", MG_OPT_INT, &threads, "T", "threads per worker (default cores / workers)"},
         {"batch-size", MG_OPT_INT, &batch, "B", "sequences per worker batch (default 8)"},
         {"max-new-tokens", MG_OPT_INT, &max_new, "N", "tokens per sample (default 768)"},
@@ -260,6 +264,21 @@ static int run(int argc, char **argv)
     if (p.task_ids && p.task_ids[strspn(p.task_ids, ", \t")] == '\0') {
         mg_cli_error("codegen", "--task-ids '%s': no task id given", p.task_ids);
         goto out;
+    }
+    /* --device: cuda gives one worker per visible GPU unless --workers is
+     * given (worker i takes GPU i mod GPUs); cuda:N pins every worker. */
+    mg_device_kind dev_kind;
+    int dev_index, n_dev = 1;
+    if ((status = mg_cli_device("codegen", p.device, &dev_kind, &dev_index, &n_dev)) != 0) goto out;
+    status = MG_EXIT_USAGE;
+    bool workers_given = false;
+    for (int i = 1; i < argc; i++)
+        if (!strncmp(argv[i], "--workers", 9)) workers_given = true;
+    if (dev_kind == MG_DEVICE_CUDA) {
+        if (!p.device) p.device = "cuda";
+        if (!workers_given) workers = strchr(p.device, ':') ? 1 : n_dev;
+    } else {
+        p.device = "cpu";
     }
     p.n_samples = (int)n_samples;
     p.n_workers = (int)workers;
