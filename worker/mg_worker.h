@@ -35,7 +35,8 @@ typedef struct mg_worker_params {
     int peer_doorbell_fd;   /* write end of the coordinator's doorbell */
     const char *model;      /* --model */
     const char *base_model; /* --base-model or NULL */
-    const char *device;     /* "cpu" (or "cuda" when built with it) */
+    const char *device;     /* "cpu", "cuda" (GPU index mod visible GPUs) or "cuda:N";
+                               cuda needs the CUDA backend (moegen-cuda) */
     int n_threads;          /* engine threads; 0 = all cores */
     int max_batch;          /* sequences decoded together */
     int max_seq_len;        /* KV length per sequence; 0 = engine default */

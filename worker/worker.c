@@ -390,19 +390,28 @@ static const char *tokenizer_dir(const mg_model *m)
 static int load(worker *w, mg_error *err)
 {
     const mg_worker_params *p = w->p;
-    if (p->device && strcmp(p->device, "cpu") != 0)
-        return mg_error_set(err, MG_EUNSUPPORTED,
-                            "worker: device '%s' is not supported by this engine (use cpu)",
-                            p->device);
+    /* "cuda" without an index: worker i takes GPU i mod the visible count,
+     * so a run's workers spread over the GPUs; "cuda:N" pins it. */
+    mg_device_kind kind;
+    int index, rc = mg_engine_device_parse(p->device ? p->device : "cpu", &kind, &index, err);
+    if (rc < 0) return rc;
+    if (kind == MG_DEVICE_CUDA && !strchr(p->device, ':')) {
+        int n = 0;
+        if ((rc = mg_engine_device_count(kind, &n, err)) < 0) return rc;
+        if (n == 0) return mg_error_set(err, MG_EINVAL, "worker: device cuda: no GPU visible");
+        index = p->index % n;
+    }
     mg_model_params mp = mg_model_default_params();
     mp.path = p->model;
     mp.base_model = p->base_model;
-    int rc = mg_model_load(&mp, &w->model, err);
+    rc = mg_model_load(&mp, &w->model, err);
     if (rc < 0) return rc;
     const char *tdir = tokenizer_dir(w->model);
     if ((rc = mg_tokenizer_load(tdir, &w->tok, err)) < 0)
         return mg_error_prefix(err, rc, "%s", tdir);
     mg_engine_params ep = mg_engine_default_params();
+    ep.device = kind;
+    ep.device_index = index;
     ep.n_threads = p->n_threads;
     if (p->max_batch > 0) ep.max_batch = p->max_batch;
     if (p->max_seq_len > 0) ep.max_seq_len = p->max_seq_len;

@@ -102,13 +102,14 @@ static double weight_bytes(const mg_model *m)
     return b;
 }
 
-static const char *usage = "--model PATH [--base-model B] [--strategy S] [--batch B] "
-                           "[--prompt-tokens P] [--gen-tokens G] [--threads T] [--dtype D] "
-                           "[--merge] [--bandwidth] [--json]";
+static const char *usage =
+    "--model PATH [--base-model B] [--strategy S] [--batch B] "
+    "[--prompt-tokens P] [--gen-tokens G] [--threads T] [--device DEV] [--dtype D] "
+    "[--merge] [--bandwidth] [--json]";
 
 static int run(int argc, char **argv)
 {
-    const char *wandb = NULL;
+    const char *wandb = NULL, *device = NULL;
     const char *model = NULL, *base = NULL, *strategy = NULL, *dtype = NULL;
     long batch = 1, prompt_tokens = 128, gen_tokens = 64, threads = 0;
     bool json = false, merge = false, bandwidth = false;
@@ -124,6 +125,9 @@ static int run(int argc, char **argv)
         {"prompt-tokens", MG_OPT_INT, &prompt_tokens, "P", "prompt length (default 128)"},
         {"gen-tokens", MG_OPT_INT, &gen_tokens, "G", "tokens generated per sequence (default 64)"},
         {"threads", MG_OPT_INT, &threads, "T", "CPU threads (default 0 = all cores)"},
+        {"device", MG_OPT_STRING, &device, "DEV",
+         "cpu, cuda or cuda:N (cuda needs moegen-cuda; default: cuda when moegen-cuda sees a "
+         "GPU, else cpu)"},
         {"dtype", MG_OPT_STRING, &dtype, "D", "float32|bfloat16|float16 (default: as stored)"},
         {"merge", MG_OPT_FLAG, &merge, NULL, "merge the expert of single:N into the base weights"},
         {"bandwidth", MG_OPT_FLAG, &bandwidth, NULL,
@@ -157,6 +161,9 @@ static int run(int argc, char **argv)
         mg_cli_error("bench", "--strategy: %s", err.msg);
         return MG_EXIT_USAGE;
     }
+    mg_device_kind dev_kind;
+    int dev_index, dev_rc = mg_cli_device("bench", device, &dev_kind, &dev_index, NULL);
+    if (dev_rc != 0) return dev_rc;
     if (merge && strat.kind != MG_STRATEGY_SINGLE) {
         mg_cli_error("bench", "--merge needs --strategy single:N");
         return MG_EXIT_USAGE;
@@ -177,6 +184,8 @@ static int run(int argc, char **argv)
         goto done;
     }
     mg_engine_params ep = mg_engine_default_params();
+    ep.device = dev_kind;
+    ep.device_index = dev_index;
     ep.n_threads = (int)threads;
     ep.max_batch = (int)batch;
     ep.prefill_chunk = (int)(prompt_tokens < 512 ? prompt_tokens : 512);
@@ -241,21 +250,26 @@ static int run(int argc, char **argv)
     double wbytes = weight_bytes(m);
     double bw = bandwidth ? read_bandwidth_gbs((int)threads) : -1;
     double bound = bw > 0 ? bw * 1e9 / wbytes * batch : -1;
-    char sbuf[32];
+    char sbuf[32], dbuf[32];
     mg_strategy_format(&strat, sbuf, sizeof sbuf);
+    if (dev_kind == MG_DEVICE_CUDA)
+        snprintf(dbuf, sizeof dbuf, "cuda:%d", dev_index);
+    else
+        snprintf(dbuf, sizeof dbuf, "cpu");
     if (json) {
-        json_t *o = json_pack(
-            "{s:s,s:s,s:i,s:i,s:i,s:i,s:f,s:f,s:f,s:f,s:f,s:f}", "model", model, "strategy", sbuf,
-            "batch", (int)batch, "prompt_tokens", (int)prompt_tokens, "gen_tokens", (int)gen_tokens,
-            "threads", (int)threads, "load_s", t_load, "prefill_s", t_prefill, "prefill_tok_s",
-            pre_tps, "decode_s", t_decode, "decode_tok_s", dec_tps, "peak_rss_mib", hwm);
+        json_t *o =
+            json_pack("{s:s,s:s,s:s,s:i,s:i,s:i,s:i,s:f,s:f,s:f,s:f,s:f,s:f}", "model", model,
+                      "strategy", sbuf, "device", dbuf, "batch", (int)batch, "prompt_tokens",
+                      (int)prompt_tokens, "gen_tokens", (int)gen_tokens, "threads", (int)threads,
+                      "load_s", t_load, "prefill_s", t_prefill, "prefill_tok_s", pre_tps,
+                      "decode_s", t_decode, "decode_tok_s", dec_tps, "peak_rss_mib", hwm);
         char *s = o ? json_dumps(o, JSON_COMPACT) : NULL;
         if (s) printf("%s\n", s);
         free(s);
         json_decref(o);
     } else {
-        printf("model %s  strategy %s  batch %ld  prompt %ld  gen %ld\n", model, sbuf, batch,
-               prompt_tokens, gen_tokens);
+        printf("model %s  strategy %s  device %s  batch %ld  prompt %ld  gen %ld\n", model, sbuf,
+               dbuf, batch, prompt_tokens, gen_tokens);
         printf("load     %8.2f s\n", t_load);
         printf("prefill  %8.1f tok/s  (%.3f s)\n", pre_tps, t_prefill);
         printf("decode   %8.1f tok/s  (%.3f s, %ld tokens)\n", dec_tps, t_decode, decoded);

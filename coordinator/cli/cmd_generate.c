@@ -27,10 +27,11 @@ static void on_sigint(int sig)
     interrupted = 1;
 }
 
-static const char *usage = "--model PATH [--base-model B] (--prompt TEXT | --prompt-ids 1,2,3) "
-                           "[--strategy S] [--max-new-tokens N] [--greedy | --temperature T "
-                           "--seed S] [--top-p P] [--top-k K] [--dtype D] [--threads T] "
-                           "[--dump-logits FILE]";
+static const char *usage =
+    "--model PATH [--base-model B] (--prompt TEXT | --prompt-ids 1,2,3) "
+    "[--strategy S] [--max-new-tokens N] [--greedy | --temperature T "
+    "--seed S] [--top-p P] [--top-k K] [--dtype D] [--threads T] [--device DEV] "
+    "[--dump-logits FILE]";
 
 /* Errors in what the user gave us (files, values) exit 2; the rest exit 1. */
 static int parse_ids(const char *s, int32_t **out, int *n)
@@ -88,7 +89,7 @@ static int write_logits(const char *path, const float *v, int n)
 
 static int run(int argc, char **argv)
 {
-    const char *wandb = NULL;
+    const char *wandb = NULL, *device = NULL;
     const char *model = NULL, *base = NULL, *prompt = NULL, *prompt_ids = NULL;
     const char *strategy = NULL, *dtype = NULL, *dump = NULL;
     long max_new = 768, seed = 0, top_k = 50, threads = 0, sample_index = 0;
@@ -119,6 +120,9 @@ static int run(int argc, char **argv)
         {"top-k", MG_OPT_INT, &top_k, "K", "top-k sampling (default 50, 0 = off)"},
         {"dtype", MG_OPT_STRING, &dtype, "D", "float32|bfloat16|float16 (default: as stored)"},
         {"threads", MG_OPT_INT, &threads, "T", "CPU threads (default 0 = all cores)"},
+        {"device", MG_OPT_STRING, &device, "DEV",
+         "cpu, cuda or cuda:N (cuda needs moegen-cuda; default: cuda when moegen-cuda sees a "
+         "GPU, else cpu)"},
         {"dump-logits", MG_OPT_STRING, &dump, "FILE", "write first-position logits (float32 LE)"},
         {NULL, 0, NULL, NULL, NULL}};
     int pr = mg_cli_parse("generate", usage, opts, argc, argv, NULL);
@@ -170,6 +174,9 @@ static int run(int argc, char **argv)
         mg_cli_error("generate", "--strategy: %s", err.msg);
         return MG_EXIT_USAGE;
     }
+    mg_device_kind dev_kind;
+    int dev_index, dev_rc = mg_cli_device("generate", device, &dev_kind, &dev_index, NULL);
+    if (dev_rc != 0) return dev_rc;
     int32_t *ids = NULL;
     int n_ids = 0;
     if (prompt_ids && parse_ids(prompt_ids, &ids, &n_ids) < 0) {
@@ -226,6 +233,8 @@ static int run(int argc, char **argv)
     }
 #endif
     mg_engine_params ep = mg_engine_default_params();
+    ep.device = dev_kind;
+    ep.device_index = dev_index;
     ep.n_threads = (int)threads;
     ep.max_batch = 1;
     if ((r = mg_engine_new(m, &ep, &e, &err)) < 0) {

@@ -28,7 +28,8 @@ static int run(int argc, char **argv)
         {"parent-pid", MG_OPT_INT, &parent, "PID", "exit if this process is gone (default none)"},
         {"model", MG_OPT_STRING, &p.model, "M", "model folder (required)"},
         {"base-model", MG_OPT_STRING, &p.base_model, "B", "base model folder"},
-        {"device", MG_OPT_STRING, &p.device, "DEV", "cpu (default cpu)"},
+        {"device", MG_OPT_STRING, &p.device, "DEV",
+         "cpu, cuda (GPU index mod GPUs) or cuda:N (default cpu)"},
         {"threads", MG_OPT_INT, &threads, "T", "engine threads (default all cores)"},
         {"batch-size", MG_OPT_INT, &batch, "B", "sequences decoded together (default 8)"},
         {0}};

@@ -59,3 +59,44 @@ int mg_cli_load_model(const char *cmd, const mg_cli_model_args *a, mg_model **ou
     }
     return MG_EXIT_OK;
 }
+
+int mg_cli_device(const char *cmd, const char *arg, mg_device_kind *kind, int *index,
+                  int *n_devices)
+{
+    mg_error err = {0};
+    int n = 0, rc;
+    if (n_devices) *n_devices = 1;
+    if (!arg) {
+        /* Automatic: a GPU when this binary can drive one and one is there. */
+        *kind = MG_DEVICE_CPU;
+        *index = 0;
+        if (mg_engine_device_count(MG_DEVICE_CUDA, &n, NULL) == 0 && n > 0) {
+            *kind = MG_DEVICE_CUDA;
+            if (n_devices) *n_devices = n;
+        }
+        return 0;
+    }
+    if ((rc = mg_engine_device_parse(arg, kind, index, &err)) < 0) {
+        mg_cli_error(cmd, "--device: %s", err.msg);
+        return MG_EXIT_USAGE;
+    }
+    if (*kind == MG_DEVICE_CPU) return 0;
+    if ((rc = mg_engine_device_count(MG_DEVICE_CUDA, &n, &err)) < 0) {
+        mg_cli_error(cmd, "--device %s: %s", arg, err.msg);
+        return MG_EXIT_USAGE;
+    }
+    if (n == 0) {
+        const char *vis = getenv("CUDA_VISIBLE_DEVICES");
+        mg_cli_error(cmd, "--device %s: no GPU visible%s%s%s%s%s", arg,
+                     vis ? " (CUDA_VISIBLE_DEVICES=" : "", vis ? vis : "", vis ? ")" : "",
+                     err.msg[0] ? ": " : "", err.msg);
+        return MG_EXIT_FAIL;
+    }
+    if (*index >= n) {
+        mg_cli_error(cmd, "--device %s: only %d GPU%s visible (cuda:0..cuda:%d)", arg, n,
+                     n == 1 ? "" : "s", n - 1);
+        return MG_EXIT_USAGE;
+    }
+    if (n_devices) *n_devices = n;
+    return 0;
+}
