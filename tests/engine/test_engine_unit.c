@@ -100,6 +100,9 @@ Test(engine_strategy, check_against_model)
     t->m.has_router = false;
     mg_strategy_parse("router", &s, &err);
     cr_assert_lt(mg_strategy_check(&s, &t->m, &err), 0);
+    mg_strategy_parse("xlora", &s, &err);
+    cr_assert_eq(mg_strategy_check(&s, &t->m, &err), MG_EINVAL);
+    cr_assert(strstr(err.msg, "not an X-LoRA model"), "%s", err.msg);
     tiny_model_free(t);
     tiny_model_free(b);
 }
