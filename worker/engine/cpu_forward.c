@@ -104,22 +104,47 @@ static const float *embed_row(const mg_tensor *t, int tok, int H, float *dst)
     return dst;
 }
 
-/* y[N, out] = x[N, in] @ W^T + bias + sum_e tw[:, e] * delta_e(x). */
+/* The base weights of projection p of layer l as a matmul op (the merged fp32
+ * copy when an expert was folded in). */
+static mg_k_mm_op base_op(const cpu_backend *b, int l, int p, float *y, int out)
+{
+    const float *merged = b->merged ? b->merged[l * MG_PROJ_COUNT + p] : NULL;
+    if (merged) return (mg_k_mm_op){y, merged, MG_DTYPE_F32, out};
+    const mg_tensor *w = &b->m->layers[l].proj[p];
+    return (mg_k_mm_op){y, w->data, w->dtype, out};
+}
+
+static void adapt(cpu_backend *b, int l, int p, const float *x, float *y, int N, int in, int out);
+
+/* Projections p[0..n) of layer l that read the same x[N, in]:
+ * y_i = x @ W_i^T + bias_i + sum_e tw[:, e] * delta_e,i(x). The base matmuls
+ * run as one pool job (q/k/v, gate/up), then each projection's adapters. */
+static void project_many(cpu_backend *b, int l, const int *p, float *const *y, const int *out,
+                         int n, const float *x, int N, int in)
+{
+    mg_k_mm_op ops[MG_K_MM_MULTI];
+    for (int i = 0; i < n; i++) ops[i] = base_op(b, l, p[i], y[i], out[i]);
+    mg_k_matmul_multi(b->pool, x, N, in, ops, n);
+    for (int i = 0; i < n; i++) adapt(b, l, p[i], x, y[i], N, in, out[i]);
+}
+
 static void project(cpu_backend *b, int l, int p, const float *x, float *y, int N, int in, int out)
+{
+    project_many(b, l, &p, &y, &out, 1, x, N, in);
+}
+
+/* Adds to y, which holds exactly x @ W^T, the bias and every active expert's
+ * LoRA (DoRA) delta. */
+static void adapt(cpu_backend *b, int l, int p, const float *x, float *y, int N, int in, int out)
 {
     const mg_model *m = b->m;
     const mg_layer_weights *lw = &m->layers[l];
     int E = m->n_experts, LP = l * MG_PROJ_COUNT + p;
-    const float *merged = b->merged ? b->merged[LP] : NULL;
     if (b->use_mw) /* this module's weights of every token */
         for (int i = 0; i < N; i++)
             memcpy(b->tw + (size_t)i * E,
                    b->mw + ((size_t)i * m->config.n_layers * MG_PROJ_COUNT + LP) * E,
                    sizeof(float) * E);
-    if (merged)
-        mg_k_matmul(b->pool, y, x, merged, MG_DTYPE_F32, N, in, out, false);
-    else
-        mg_k_matmul(b->pool, y, x, lw->proj[p].data, lw->proj[p].dtype, N, in, out, false);
 
     /* DoRA needs the base output without bias (PEFT subtracts it again). */
     bool need_base = false;
@@ -312,9 +337,8 @@ static int cpu_forward(mg__backend *bb, mg__segment *segs, int n_segs, mg_error 
         const mg_layer_weights *lw = &m->layers[l];
         mg_k_rmsnorm(b->xn, b->x, lw->attn_norm.data, lw->attn_norm.dtype, N, H, c->rms_norm_eps,
                      c->norm_add_one);
-        project(b, l, MG_PROJ_Q, b->xn, b->q, N, H, QD);
-        project(b, l, MG_PROJ_K, b->xn, b->k, N, H, KD);
-        project(b, l, MG_PROJ_V, b->xn, b->v, N, H, KD);
+        project_many(b, l, (const int[]){MG_PROJ_Q, MG_PROJ_K, MG_PROJ_V},
+                     (float *const[]){b->q, b->k, b->v}, (const int[]){QD, KD, KD}, 3, b->xn, N, H);
         t0 = 0;
         for (int s = 0; s < n_segs; s++) {
             mg__segment *sg = &segs[s];
@@ -339,8 +363,8 @@ static int cpu_forward(mg__backend *bb, mg__segment *segs, int n_segs, mg_error 
         for (size_t i = 0; i < (size_t)N * H; i++) b->x[i] += b->o[i];
         mg_k_rmsnorm(b->xn, b->x, lw->ffn_norm.data, lw->ffn_norm.dtype, N, H, c->rms_norm_eps,
                      c->norm_add_one);
-        project(b, l, MG_PROJ_GATE, b->xn, b->g, N, H, I);
-        project(b, l, MG_PROJ_UP, b->xn, b->u, N, H, I);
+        project_many(b, l, (const int[]){MG_PROJ_GATE, MG_PROJ_UP}, (float *const[]){b->g, b->u},
+                     (const int[]){I, I}, 2, b->xn, N, H);
         if (c->act == MG_ACT_GELU_TANH)
             mg_k_gelu_tanh_mul(b->g, b->g, b->u, (size_t)N * I);
         else
