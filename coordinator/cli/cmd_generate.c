@@ -107,7 +107,7 @@ static int run(int argc, char **argv)
         {"prompt-ids", MG_OPT_STRING, &prompt_ids, "IDS",
          "comma-separated token ids, used as given"},
         {"strategy", MG_OPT_STRING, &strategy, "S",
-         "routing strategy (default: router, or base for a model without experts)"},
+         "routing strategy (default: router; xlora for an X-LoRA model, base without experts)"},
         {"max-new-tokens", MG_OPT_INT, &max_new, "N", "tokens to generate at most (default 768)"},
         {"greedy", MG_OPT_FLAG, &greedy, NULL,
          "argmax decoding (the default without --temperature)"},
@@ -199,6 +199,7 @@ static int run(int argc, char **argv)
     if ((rc = mg_cli_load_model("generate", &ma, &m)) != MG_EXIT_OK) goto done;
     rc = MG_EXIT_FAIL;
     if (!strategy && m->n_experts == 0) strat.kind = MG_STRATEGY_BASE;
+    if (!strategy && m->xlora) strat.kind = MG_STRATEGY_XLORA; /* the model's own mixing */
     if ((r = mg_strategy_check(&strat, m, &err)) < 0) {
         mg_cli_error("generate", "--strategy: %s", err.msg);
         rc = MG_EXIT_USAGE;

@@ -304,6 +304,10 @@ int mg__xlora_load(mg_model *m, const mg_model_params *p, const char *dir, const
                           x->top_k_lora, m->n_experts);
         goto done;
     }
+    if (x->scaling_pass_value != 0.0f && x->top_k_lora > 0 && x->top_k_lora < m->n_experts)
+        mg_warn("%s: the scaling pass gives every adapter %g and top_k_lora keeps %d of them: "
+                "PEFT keeps whichever torch.topk returns for the tie, moegen the first %d",
+                path, (double)x->scaling_pass_value, x->top_k_lora, x->top_k_lora);
     if ((rc = number_modules(m, x, err)) < 0) goto done;
     rc = load_classifier(m, dir, x, depth, size, err);
 done:
