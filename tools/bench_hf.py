@@ -4,6 +4,7 @@ in fp32 on the same model, batch, prompt length and generated tokens.
 
     python3 tools/bench_hf.py --model ~/.cache/moegen/smollm2 --batch 1 \
         --prompt-tokens 128 --gen-tokens 64 --threads 2 [--json]
+        [--device cuda --dtype bfloat16]     (the GPU reference, tools/gpu-check.sh)
 
 One generate(max_new_tokens=G, min_new_tokens=G) call (eos ignored, greedy,
 KV cache); a stopping criterion timestamps every step, so prefill = start ->
@@ -22,10 +23,13 @@ from transformers import AutoModelForCausalLM, StoppingCriteria, StoppingCriteri
 class Stamps(StoppingCriteria):
     """Called after every generated token: records when."""
 
-    def __init__(self):
+    def __init__(self, cuda=False):
         self.t = []
+        self.cuda = cuda
 
     def __call__(self, input_ids, scores, **kw):
+        if self.cuda:
+            torch.cuda.synchronize()  # the step's kernels, not their launch
         self.t.append(time.time())
         return torch.zeros(input_ids.shape[0], dtype=torch.bool)
 
@@ -38,23 +42,30 @@ def main():
     ap.add_argument("--gen-tokens", type=int, default=64)
     ap.add_argument("--threads", type=int, default=0)
     ap.add_argument("--json", action="store_true")
+    ap.add_argument("--device", default="cpu", help="cpu or cuda (default cpu)")
+    ap.add_argument("--dtype", default="float32", help="float32|bfloat16|float16 (default float32)")
     a = ap.parse_args()
     if a.threads:
         torch.set_num_threads(a.threads)
     torch.set_grad_enabled(False)
     t = time.time()
-    m = AutoModelForCausalLM.from_pretrained(a.model, dtype=torch.float32)
+    m = AutoModelForCausalLM.from_pretrained(a.model, dtype=getattr(torch, a.dtype))
+    m.to(a.device)
     m.eval()
+    cuda = a.device.startswith("cuda")
     load = time.time() - t
     V = m.config.vocab_size
     g = torch.Generator().manual_seed(0)
     ids = torch.randint(0, V, (a.batch, a.prompt_tokens), generator=g)
     if m.config.bos_token_id is not None:
         ids[:, 0] = m.config.bos_token_id
+    ids = ids.to(a.device)
     mask = torch.ones_like(ids)
     kw = dict(attention_mask=mask, do_sample=False, pad_token_id=0)
     m.generate(ids[:, :8], max_new_tokens=2, min_new_tokens=2, **kw)  # warm-up
-    stamps = Stamps()
+    stamps = Stamps(cuda)
+    if cuda:
+        torch.cuda.synchronize()
     t = time.time()
     out = m.generate(ids, max_new_tokens=a.gen_tokens, min_new_tokens=a.gen_tokens,
                      stopping_criteria=StoppingCriteriaList([stamps]), **kw)
@@ -66,7 +77,11 @@ def main():
              gen_tokens=a.gen_tokens, threads=torch.get_num_threads(), load_s=load,
              prefill_s=pre, prefill_tok_s=a.batch * a.prompt_tokens / pre, decode_s=dec,
              decode_tok_s=a.batch * (a.gen_tokens - 1) / dec,
-             peak_rss_mib=resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)
+             peak_rss_mib=resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+             device=a.device, dtype=a.dtype)
+    if cuda:
+        r["gpu"] = torch.cuda.get_device_name()
+        r["peak_gpu_mib"] = torch.cuda.max_memory_allocated() / 1048576
     if a.json:
         print(json.dumps(r))
     else:
