@@ -19,6 +19,10 @@
  * on current x86) while every W tile of the item streams past it. */
 #define XFIT_BYTES   (512u << 10)
 #define XBLOCK_BYTES (256u << 10)
+/* Larger x is taken in groups of rows of about XROWS_BYTES (at least
+ * XROWS_MIN rows, else k is split as above). */
+#define XROWS_BYTES (256u << 10)
+#define XROWS_MIN   24
 
 INLINE __m256 load8(const void *W, size_t idx, mg_dtype dt)
 {
@@ -226,8 +230,26 @@ INLINE void rows(const mg__mm_args *a, int j0, int j1, const mg_dtype dt)
         block(a, j0, j1, 0, 0, a->accumulate, dt);
         return;
     }
-    /* Split k only when x does not fit in L2; otherwise a split only breaks
-     * the weight rows into short strided runs the prefetcher follows badly. */
+    const size_t row_bytes = (size_t)a->k * sizeof(float);
+    /* x too big for L2 (a long prefill chunk): take it XROWS_BYTES worth of
+     * rows at a time, each group against all of this item's W rows over the
+     * whole of k. The W rows are then read once per group (from L2 when the
+     * item's rows fit there), but every tile keeps its long k loop: splitting
+     * k instead cost 30-45% at n >= 256 (short tiles, y re-read per block). */
+    if ((size_t)a->n * row_bytes > XFIT_BYTES && row_bytes * XROWS_MIN <= XROWS_BYTES) {
+        int nb = (int)(XROWS_BYTES / row_bytes) / 3 * 3;
+        for (int i0 = 0; i0 < a->n; i0 += nb) {
+            mg__mm_args g = *a;
+            g.n = a->n - i0 < nb ? a->n - i0 : nb;
+            g.x = a->x + (size_t)i0 * (size_t)a->k;
+            g.y = a->y + (size_t)i0 * (size_t)a->m;
+            block(&g, j0, j1, 0, a->k, a->accumulate, dt);
+        }
+        return;
+    }
+    /* Split k only when even a group of rows does not fit in L2; otherwise a
+     * split only breaks the weight rows into short strided runs the
+     * prefetcher follows badly. */
     int kb = a->k;
     if ((size_t)a->n * a->k * sizeof(float) > XFIT_BYTES) {
         kb = (int)(XBLOCK_BYTES / sizeof(float) / (size_t)a->n) & ~7;
