@@ -7,7 +7,9 @@
  *     mg_codegen_result res;
  *     int rc = mg_codegen_run(&p, &res, &err);   // 0, MG_EINTERRUPTED, or an error
  *
- * Output (per strategy): <root>/<dataset>/<id>.jsonl and <id>.raw.jsonl, with
+ * Output (per strategy): <root>/<dataset>/<id>.jsonl (each solution through
+ * EvalPlus's sanitizer, for chat and base prompts alike, as evalplus.codegen
+ * writes it) and <id>.raw.jsonl (the solution as generated), with
  * records written per task in dataset order and per sample in index order,
  * whatever order the workers finish them in. So with --seed the files are
  * byte-identical whatever the number of workers, the batch size, shards
@@ -56,6 +58,9 @@ typedef struct mg_codegen_params {
     int max_crashes;              /* worker crashes in a row before giving up (default 3) */
     const char *exe;              /* program to spawn as `<exe> worker ...`; NULL = this one */
     bool quiet;                   /* no progress lines */
+    const char *python;           /* interpreter for the sanitizer; NULL = python3 on PATH */
+    double sanitize_timeout_s;    /* one sample's sanitizing may take this long before the
+                                     run stops as hung; 0 = MG_SANITIZE_TIMEOUT_S */
     /* --temperature as typed: names the output as EvalPlus (python-fire) does,
      * an integer literal staying an int ("1" -> "_temp_1"); NULL = from
      * `temperature` ("_temp_1.0"). */
