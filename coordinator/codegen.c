@@ -1,7 +1,7 @@
 /* codegen.c — one `moegen codegen` run: dataset and task selection, output
- * files and resume, the job queue, prompts, the libuv loop with its signals
- * and progress timer, and the final summary. Worker processes live in
- * pool.c, sample files in outputs.c. */
+ * files and resume, the job queue, prompts, the sanitizer, the libuv loop
+ * with its signals and progress timer, and the final summary. Worker
+ * processes live in pool.c, sample files in outputs.c. */
 #include "internal.h"
 
 #include <math.h>
@@ -13,6 +13,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "mg_evaluate.h"
 #include "mg_log.h"
 #include "mg_template.h"
 
@@ -167,6 +168,10 @@ void mg__run_maybe_finish(cg_run *run)
     uv_close((uv_handle_t *)&run->sigterm, on_run_handle_closed);
     uv_close((uv_handle_t *)&run->progress, on_run_handle_closed);
     uv_close((uv_handle_t *)&run->kill_timer, on_run_handle_closed);
+    if (run->san_polls) {
+        uv_close((uv_handle_t *)&run->san_rd, on_run_handle_closed);
+        uv_close((uv_handle_t *)&run->san_wr, on_run_handle_closed);
+    }
 }
 
 static void begin_stop(cg_run *run)
@@ -186,6 +191,118 @@ void mg__run_fail(cg_run *run, int code, const char *fmt, ...)
         run->result = run->fatal.code;
     }
     begin_stop(run);
+}
+
+/* ---- the sanitizer ---------------------------------------------------------------------------
+ * EvalPlus's codegen writes sanitize(solution, entry_point) to <id>.jsonl and
+ * the solution itself to <id>.raw.jsonl, for chat and base prompts alike.
+ * Each finished sample goes to one long-lived sanitizer process; answers come
+ * back in submit order, and only then is the sample handed to outputs.c,
+ * which writes the pair in the fixed order. A sample still at the sanitizer
+ * when the run stops is simply not on disk yet: resume generates it again,
+ * so the files stay a prefix of an uninterrupted run's. */
+
+static void san_pump(cg_run *run);
+
+static void on_san_event(uv_poll_t *h, int status, int events)
+{
+    (void)status;
+    (void)events;
+    san_pump(h->data);
+}
+
+/* Writes what it can, takes every answer that is in, and watches the request
+ * pipe only while requests wait to be written. */
+static void san_pump(cg_run *run)
+{
+    if (run->closing) return;
+    mg_error err = {0};
+    if (mg_sanitizer_io(run->san, &err) < 0) {
+        mg__run_fail(run, err.code, "%s", err.msg);
+        return;
+    }
+    char *clean;
+    while (mg_sanitizer_next(run->san, &clean) == 1) {
+        cg_sanreq *r = run->sq_head;
+        MG_ASSERT(r != NULL); /* the sanitizer checks it never answers more than was asked */
+        run->sq_head = r->next;
+        if (!run->sq_head) run->sq_tail = NULL;
+        int rc = mg__output_put(&run->outputs[r->out], &run->ds, run->tasks, run->n_tasks, run->n,
+                                r->task, r->sample, r->raw, clean, &err);
+        free(r);
+        if (rc < 0) {
+            mg__run_fail(run, err.code, "%s", err.msg);
+            return;
+        }
+        if (--run->samples_left == 0 && !run->stopping) begin_stop(run);
+        if (run->closing) return;
+    }
+    bool want = mg_sanitizer_want_write(run->san);
+    if (want != run->san_wr_on) {
+        if (want)
+            uv_poll_start(&run->san_wr, UV_WRITABLE, on_san_event);
+        else
+            uv_poll_stop(&run->san_wr);
+        run->san_wr_on = want;
+    }
+}
+
+/* Hands a finished sample (raw solution, owned) to the sanitizer. */
+static void san_submit(cg_run *run, int out, size_t task, uint32_t sample, char *raw)
+{
+    cg_sanreq *r = malloc(sizeof *r);
+    mg_error err = {0};
+    const char *entry_point = run->ds.tasks[run->tasks[task]].entry_point;
+    int rc = r ? mg_sanitizer_submit(run->san, raw, entry_point, &err)
+               : mg_error_set(&err, MG_ENOMEM, "out of memory");
+    if (rc < 0) {
+        free(r);
+        free(raw);
+        mg__run_fail(run, err.code, "%s", err.msg);
+        return;
+    }
+    *r = (cg_sanreq){NULL, out, task, sample, raw};
+    if (run->sq_tail)
+        run->sq_tail->next = r;
+    else
+        run->sq_head = r;
+    run->sq_tail = r;
+    san_pump(run);
+}
+
+/* The watchdog (from the progress timer): a sanitizer that stopped answering. */
+static void san_check_hung(cg_run *run)
+{
+    double limit =
+        run->p->sanitize_timeout_s > 0 ? run->p->sanitize_timeout_s : MG_SANITIZE_TIMEOUT_S;
+    if (!run->san || run->stopping || !run->sq_head || mg_sanitizer_waiting_s(run->san) <= limit)
+        return;
+    const cg_sanreq *r = run->sq_head;
+    mg__run_fail(run, MG_ETIMEDOUT,
+                 "sanitize: the python sanitizer gave no answer in %.0f s for %s sample %u (%s); "
+                 "the samples before it are on disk",
+                 limit, run->ds.tasks[run->tasks[r->task]].task_id, r->sample,
+                 run->outputs[r->out].label);
+}
+
+/* python3 is needed only when there is something to generate (EvalPlus, too,
+ * loads nothing when every sample is cached). */
+static int san_open(cg_run *run, mg_error *err)
+{
+    int rc = mg_sanitizer_open(run->p->python, &run->san, err);
+    if (rc == MG_ENOENT || rc == MG_EUSAGE) {
+        const char *py = run->p->python;
+        char what[600];
+        if (py)
+            snprintf(what, sizeof what, "--python %.500s is not a working python3", py);
+        else
+            snprintf(what, sizeof what, "no working python3 on PATH");
+        rc = mg_error_set(err, rc,
+                          "%s: codegen writes EvalPlus's sanitized solutions to <id>.jsonl, which "
+                          "needs python3 (standard library only); install it or give --python PATH",
+                          what);
+    }
+    return rc;
 }
 
 void mg__run_sample_done(cg_run *run, cg_worker *w, cg_req *rq, uint32_t slot, const mg_msg_done *d)
@@ -222,13 +339,7 @@ void mg__run_sample_done(cg_run *run, cg_worker *w, cg_req *rq, uint32_t slot, c
         o->expert_hist[e]++;
         if (e > o->max_expert_seen) o->max_expert_seen = e;
     }
-    mg_error err = {0};
-    if (mg__output_put(o, &run->ds, run->tasks, run->n_tasks, run->n, c->task, c->idx[slot], sol,
-                       &err) < 0) {
-        mg__run_fail(run, err.code, "%s", err.msg);
-        return;
-    }
-    if (--run->samples_left == 0 && !run->stopping) begin_stop(run);
+    san_submit(run, c->out, c->task, c->idx[slot], sol);
 }
 
 /* ---- signals and progress ------------------------------------------------------------------- */
@@ -295,6 +406,7 @@ static void print_progress(cg_run *run, bool final)
 static void on_progress(uv_timer_t *t)
 {
     cg_run *run = t->data;
+    san_check_hung(run);
     if (!run->p->quiet) print_progress(run, false);
 }
 
@@ -427,6 +539,24 @@ static int run_loop(cg_run *run, mg_error *err)
     uv_signal_start(&run->sigint, on_signal, SIGINT);
     uv_signal_start(&run->sigterm, on_signal, SIGTERM);
     uv_timer_start(&run->progress, on_progress, run->tty ? 500 : 5000, run->tty ? 500 : 5000);
+    if (run->san) {
+        int prc = uv_poll_init(&loop, &run->san_rd, mg_sanitizer_fd(run->san, false));
+        if (prc == 0) {
+            run->san_rd.data = run;
+            run->open_handles++;
+            prc = uv_poll_init(&loop, &run->san_wr, mg_sanitizer_fd(run->san, true));
+            if (prc < 0) uv_close((uv_handle_t *)&run->san_rd, on_run_handle_closed);
+        }
+        if (prc == 0) {
+            run->san_wr.data = run;
+            run->open_handles++;
+            run->san_polls = true;
+            uv_poll_start(&run->san_rd, UV_READABLE, on_san_event);
+        } else {
+            mg__run_fail(run, MG_EIO, "sanitize: cannot watch the sanitizer's pipes: %s",
+                         uv_strerror(prc));
+        }
+    }
 
     run->workers = calloc((size_t)run->n_workers, sizeof *run->workers);
     if (!run->workers) mg__run_fail(run, MG_ENOMEM, "out of memory");
@@ -462,6 +592,7 @@ int mg_codegen_run(const mg_codegen_params *p, mg_codegen_result *res, mg_error 
             if (uv_exepath(run.exe, &n) < 0)
                 rc = mg_error_set(err, MG_EIO, "cannot find my own executable");
         }
+        if (rc == 0) rc = san_open(&run, err);
         if (rc == 0) rc = run_loop(&run, err);
         if (rc == 0 && run.result) rc = mg_error_set(err, run.result, "%s", run.fatal.msg);
         if (!p->quiet && (rc == 0 || rc == MG_EINTERRUPTED)) print_progress(&run, true);
@@ -499,6 +630,13 @@ int mg_codegen_run(const mg_codegen_params *p, mg_codegen_result *res, mg_error 
         }
     }
     /* cleanup */
+    mg_sanitizer_close(run.san);
+    while (run.sq_head) {
+        cg_sanreq *r = run.sq_head;
+        run.sq_head = r->next;
+        free(r->raw);
+        free(r);
+    }
     while (run.q_len) free(mg__run_pop_chunk(&run));
     free(run.queue);
     if (run.workers) {

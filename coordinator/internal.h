@@ -18,14 +18,19 @@
 
 /* ---- outputs (one per strategy) ------------------------------------------------------- */
 
+/* One finished sample: the raw solution (.raw.jsonl) and the sanitized one (.jsonl). */
+typedef struct cg_record {
+    char *raw, *clean;
+} cg_record;
+
 typedef struct cg_output {
     char *strategy; /* sent to workers: "router", "single:1", or "default" */
     char *label;    /* for tables: the strategy, or "default" */
     char *id, *path, *raw_path, *summary_path;
     mg_sample_file *f, *raw;
-    int *have;       /* [n_tasks] records already on disk per task (capped at n) */
-    char ***pending; /* [n_tasks][n] finished solutions waiting for their turn */
-    size_t cur_task; /* write cursor: next (task, sample) to append */
+    int *have;           /* [n_tasks] records already on disk per task (capped at n) */
+    cg_record **pending; /* [n_tasks][n] finished samples waiting for their turn */
+    size_t cur_task;     /* write cursor: next (task, sample) to append */
     int cur_sample;
     long existing, generated, total; /* samples on disk before / written now / wanted */
     long prompt_tokens, gen_tokens;
@@ -42,10 +47,11 @@ typedef struct cg_output {
  * already there. On failure nothing is cut and `opened` stays false. */
 int mg__output_open(cg_output *o, const mg_codegen_params *p, const mg_dataset *ds,
                     const size_t *tasks, size_t n_tasks, mg_error *err);
-/* Stores a finished sample (takes ownership of `solution`) and appends every
- * record that is now next in order. */
+/* Stores a finished sample (takes ownership of both solutions: raw for
+ * .raw.jsonl, clean for .jsonl) and appends every record pair that is now
+ * next in order. */
 int mg__output_put(cg_output *o, const mg_dataset *ds, const size_t *tasks, size_t n_tasks, int n,
-                   size_t task, uint32_t sample, char *solution, mg_error *err);
+                   size_t task, uint32_t sample, char *raw, char *clean, mg_error *err);
 bool mg__output_complete(const cg_output *o, size_t n_tasks);
 /* Writes <id>.summary.json (temporary file + rename). */
 int mg__output_summary(const cg_output *o, double wall_s, int n_tasks, mg_error *err);
@@ -80,6 +86,17 @@ typedef struct cg_req {
 
 typedef struct cg_run cg_run;
 
+/* A finished sample at the sanitizer, in submit order (= answer order). */
+typedef struct cg_sanreq {
+    struct cg_sanreq *next;
+    int out;
+    size_t task;
+    uint32_t sample;
+    char *raw;
+} cg_sanreq;
+
+typedef struct mg_sanitizer mg_sanitizer;
+
 /* One worker slot; `proc` is the current incarnation (NULL between them). */
 typedef struct cg_proc cg_proc;
 typedef struct cg_worker {
@@ -111,6 +128,13 @@ struct cg_run {
     char **prompts; /* [n_tasks] */
     mg_strlist stops;
     size_t max_stop;
+    /* the sanitizer: every finished sample goes through it before its record
+     * pair is written (.jsonl sanitized, .raw.jsonl raw, as EvalPlus) */
+    mg_sanitizer *san;
+    uv_poll_t san_rd, san_wr; /* its answer pipe (always watched) and request pipe */
+    bool san_polls;           /* both polls initialised (closed with the run's handles) */
+    bool san_wr_on;
+    cg_sanreq *sq_head, *sq_tail; /* submitted, not yet answered */
     /* queue of chunks not yet sent (a deque: re-queued chunks go first) */
     cg_chunk **queue;
     size_t q_head, q_len, q_cap;

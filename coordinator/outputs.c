@@ -1,6 +1,9 @@
 /* outputs.c — one strategy's EvalPlus sample files: resume, in-order writing
  * and the summary.
  *
+ * Each record pair is the sanitized solution (<id>.jsonl) and the raw one
+ * (<id>.raw.jsonl); codegen.c hands both over once the sanitizer answered.
+ *
  * Records are appended in one fixed order — tasks in selection order, each
  * task's missing sample indices ascending — whatever order workers finish
  * them in; finished samples wait in `pending` until everything before them
@@ -34,7 +37,7 @@ static void advance(cg_output *o, size_t n_tasks, int n)
 {
     while (o->cur_task < n_tasks && o->cur_sample >= n) {
         if (o->pending[o->cur_task]) {
-            free(o->pending[o->cur_task]);
+            free(o->pending[o->cur_task]); /* its records are all written: nothing inside */
             o->pending[o->cur_task] = NULL;
         }
         if (++o->cur_task < n_tasks) o->cur_sample = o->have[o->cur_task];
@@ -87,38 +90,42 @@ bool mg__output_complete(const cg_output *o, size_t n_tasks)
 }
 
 int mg__output_put(cg_output *o, const mg_dataset *ds, const size_t *tasks, size_t n_tasks, int n,
-                   size_t task, uint32_t sample, char *solution, mg_error *err)
+                   size_t task, uint32_t sample, char *raw, char *clean, mg_error *err)
 {
     if (task >= n_tasks || (int)sample < o->have[task] || (int)sample >= n) {
-        free(solution);
+        free(raw);
+        free(clean);
         return mg_error_set(err, MG_EPROTO, "result for task %zu sample %u was never asked for",
                             task, sample);
     }
     if (!o->pending[task]) {
-        o->pending[task] = calloc((size_t)n, sizeof(char *));
+        o->pending[task] = calloc((size_t)n, sizeof(cg_record));
         if (!o->pending[task]) {
-            free(solution);
+            free(raw);
+            free(clean);
             return mg_error_set(err, MG_ENOMEM, "out of memory");
         }
     }
-    if (o->pending[task][sample]) {
-        free(solution);
+    if (o->pending[task][sample].raw) {
+        free(raw);
+        free(clean);
         return mg_error_set(err, MG_EPROTO, "task %zu sample %u finished twice", task, sample);
     }
-    o->pending[task][sample] = solution;
+    o->pending[task][sample] = (cg_record){raw, clean};
     advance(o, n_tasks, n);
     while (o->cur_task < n_tasks && o->pending[o->cur_task] &&
-           o->pending[o->cur_task][o->cur_sample]) {
-        char *s = o->pending[o->cur_task][o->cur_sample];
+           o->pending[o->cur_task][o->cur_sample].raw) {
+        cg_record *r = &o->pending[o->cur_task][o->cur_sample];
         const char *id = ds->tasks[tasks[o->cur_task]].task_id;
         /* The pair writes sanitized then raw and takes a lone record back, and
-         * opening drops a record with no twin. Until a sanitizer exists the
-         * sanitized solution is the raw one. */
+         * opening drops a record with no twin, so both files always hold the
+         * same samples in the same order. */
         mg_sample_pair pair = {o->f, o->raw};
-        int rc = mg_sample_pair_append(&pair, id, s, s, err);
+        int rc = mg_sample_pair_append(&pair, id, r->clean, r->raw, err);
         if (rc < 0) return rc;
-        free(s);
-        o->pending[o->cur_task][o->cur_sample] = NULL;
+        free(r->raw);
+        free(r->clean);
+        *r = (cg_record){NULL, NULL};
         o->generated++;
         o->cur_sample++;
         advance(o, n_tasks, n);
@@ -187,7 +194,10 @@ void mg__output_close(cg_output *o, size_t n_tasks, int n)
     if (o->pending)
         for (size_t t = 0; t < n_tasks; t++) {
             if (!o->pending[t]) continue;
-            for (int i = 0; i < n; i++) free(o->pending[t][i]);
+            for (int i = 0; i < n; i++) {
+                free(o->pending[t][i].raw);
+                free(o->pending[t][i].clean);
+            }
             free(o->pending[t]);
         }
     free(o->pending);

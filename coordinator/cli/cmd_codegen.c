@@ -19,8 +19,8 @@
 
 #define USAGE                                                                                      \
     "(--model M | --wandb-artifact E/P/N:V) --dataset humaneval|mbpp|custom [options]\n"           \
-    "Generates EvalPlus samples: <root>/<dataset>/<id>.jsonl and .raw.jsonl per strategy,\n"       \
-    "resuming from what is already there."
+    "Generates EvalPlus samples: <root>/<dataset>/<id>.jsonl (sanitized) and .raw.jsonl per\n"     \
+    "strategy, resuming from what is already there."
 
 /* "I/N" -> index, count */
 static int parse_shard(const char *s, int *i, int *n)
@@ -116,6 +116,7 @@ static int evaluate_outputs(const mg_codegen_params *p)
             ep.samples = path;
             ep.overwrite = true; /* the samples may have changed since a results file */
             ep.quiet = p->quiet;
+            ep.python = p->python;
             rc = mg_evaluate_file(&ep, &s, &err);
         }
         if (rc < 0) {
@@ -209,6 +210,8 @@ static int run(int argc, char **argv)
         {"seed", MG_OPT_STRING, &seed, "S", "sampling seed (default 0)"},
         {"shard", MG_OPT_STRING, &shard, "I/N", "run tasks i with i % N == I (default 0/1)"},
         {"quiet", MG_OPT_FLAG, &quiet, NULL, "no progress on stderr"},
+        {"python", MG_OPT_STRING, &p.python, "PATH",
+         "python3 for the sanitizer (and --evaluate) (default python3 on PATH)"},
         {"evaluate", MG_OPT_FLAG, &evaluate, NULL,
          "score each strategy's file afterwards (moegen evaluate), print pass@k per strategy and "
          "write a pass@1 bar chart (SVG) (default off)"},

@@ -24,6 +24,7 @@
 #include <unistd.h>
 
 #include "mg_dataset.h"
+#include "pipeline_test_util.h"
 
 #define MOEGEN    MG_BINARY_DIR "/moegen"
 #define MODEL     MG_SOURCE_DIR "/tests/fixtures/models/peft-lora"
@@ -34,29 +35,6 @@
 static void need_shared(void)
 {
     if (access(HEPLUS, R_OK) != 0) cr_skip_test("needs ../shared/datasets/HumanEvalPlus-v0.1.10");
-}
-
-static char *make_root(void)
-{
-    char *d = strdup("/tmp/mg-pipeline-XXXXXX");
-    cr_assert_not_null(mkdtemp(d));
-    return d;
-}
-
-/* Removes a test's output tree and log (best effort). */
-static void cleanup(char *root)
-{
-    char cmd[700];
-    snprintf(cmd, sizeof cmd, "rm -rf '%s' '%s.log'", root, root);
-    if (system(cmd) != 0) fprintf(stderr, "could not remove %s\n", root);
-    free(root);
-}
-
-static double now_s(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
 }
 
 /* Starts `moegen codegen` on the standard slice with extra flags; stdout and
@@ -107,31 +85,9 @@ static pid_t start(const char *root, const char *const *extra)
     return pid;
 }
 
-static int wait_status(pid_t pid)
-{
-    int st;
-    cr_assert_eq(waitpid(pid, &st, 0), pid);
-    return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
-}
-
 static int run(const char *root, const char *const *extra)
 {
-    return wait_status(start(root, extra));
-}
-
-static char *slurp(const char *path, size_t *len)
-{
-    FILE *f = fopen(path, "rb");
-    if (!f) return NULL;
-    fseek(f, 0, SEEK_END);
-    long n = ftell(f);
-    fseek(f, 0, SEEK_SET);
-    char *b = malloc((size_t)n + 1);
-    cr_assert_eq(fread(b, 1, (size_t)n, f), (size_t)n);
-    b[n] = 0;
-    fclose(f);
-    if (len) *len = (size_t)n;
-    return b;
+    return pl_wait_status(start(root, extra));
 }
 
 /* Names of the .jsonl files (sorted) under <root>/humaneval. */
@@ -164,7 +120,7 @@ static void assert_same_outputs(const char *a, const char *b)
         snprintf(pa, sizeof pa, "%s/humaneval/%s", a, na[i]);
         snprintf(pb, sizeof pb, "%s/humaneval/%s", b, nb[i]);
         size_t la, lb;
-        char *x = slurp(pa, &la), *y = slurp(pb, &lb);
+        char *x = pl_slurp(pa, &la), *y = pl_slurp(pb, &lb);
         cr_assert(x && y);
         cr_assert(la == lb && !memcmp(x, y, la), "%s differs from %s", pa, pb);
         free(x);
@@ -211,14 +167,14 @@ TestSuite(pipeline, .init = shm_snapshot);
 
 static void reference(char **root)
 {
-    *root = make_root();
+    *root = pl_make_dir("mg-pipeline");
     cr_assert_eq(run(*root, NULL), 0, "reference run failed (see %s.log)", *root);
 }
 
 Test(pipeline, evalplus_format_two_workers, .timeout = 300)
 {
     need_shared();
-    char *root = make_root();
+    char *root = pl_make_dir("mg-pipeline");
     const char *extra[] = {"--workers", "2", NULL};
     cr_assert_eq(run(root, extra), 0, "see %s.log", root);
     char names[16][512];
@@ -240,7 +196,7 @@ Test(pipeline, evalplus_format_two_workers, .timeout = 300)
     for (int f = 0; f < k; f++) {
         char path[1100];
         snprintf(path, sizeof path, "%s/humaneval/%s", root, names[f]);
-        char *text = slurp(path, NULL);
+        char *text = pl_slurp(path, NULL);
         char *line = text, *nl;
         int i = 0;
         while ((nl = strchr(line, '\n'))) {
@@ -256,13 +212,17 @@ Test(pipeline, evalplus_format_two_workers, .timeout = 300)
             cr_assert_str_eq(json_string_value(json_object_get(j, "task_id")), t->task_id,
                              "%s:%d: tasks in dataset order, n consecutive lines each", path,
                              i + 1);
-            /* Direct completion (no chat template): solution = prompt.strip() + "\n" + ... */
+            /* Direct completion (no chat template): the raw solution is
+             * prompt.strip() + "\n" + ...; the .jsonl holds it sanitized
+             * (test_codegen_sanitize.c checks that against moegen sanitize). */
             const char *sol = json_string_value(json_object_get(j, "solution"));
             size_t s0, s1;
             mg_py_strip(t->prompt, strlen(t->prompt), &s0, &s1);
-            cr_assert(!strncmp(sol, t->prompt + s0, s1 - s0) && sol[s1 - s0] == '\n',
-                      "%s:%d: solution starts with the prompt", path, i + 1);
-            cr_assert_null(strchr(sol + (s1 - s0), '\t'), "tabs become spaces");
+            if (strstr(names[f], ".raw.jsonl")) {
+                cr_assert(!strncmp(sol, t->prompt + s0, s1 - s0) && sol[s1 - s0] == '\n',
+                          "%s:%d: solution starts with the prompt", path, i + 1);
+                cr_assert_null(strchr(sol + (s1 - s0), '\t'), "tabs become spaces");
+            }
             json_decref(j);
             line = nl + 1;
             i++;
@@ -285,14 +245,14 @@ Test(pipeline, evalplus_format_two_workers, .timeout = 300)
     cr_assert_eq(shm_leftovers(), 0);
 
     /* A rerun finds everything cached and changes nothing. */
-    char *again = slurp(sp, NULL);
+    char *again = pl_slurp(sp, NULL);
     cr_assert_eq(run(root, extra), 0);
     free(again);
     char *ref;
     reference(&ref);
     assert_same_outputs(root, ref);
-    cleanup(root);
-    cleanup(ref);
+    pl_remove_dir(root);
+    pl_remove_dir(ref);
 }
 
 Test(pipeline, one_vs_three_workers_identical, .timeout = 300)
@@ -300,24 +260,24 @@ Test(pipeline, one_vs_three_workers_identical, .timeout = 300)
     need_shared();
     char *ref;
     reference(&ref); /* 1 worker, batch 8 */
-    char *root = make_root();
+    char *root = pl_make_dir("mg-pipeline");
     const char *extra[] = {"--workers", "3", "--batch-size", "1", NULL};
     cr_assert_eq(run(root, extra), 0, "see %s.log", root);
     assert_same_outputs(ref, root);
     cr_assert_eq(shm_leftovers(), 0);
-    cleanup(ref);
-    cleanup(root);
+    pl_remove_dir(ref);
+    pl_remove_dir(root);
 }
 
 Test(pipeline, sigkill_coordinator_five_times_then_resume, .timeout = 600)
 {
     need_shared();
-    char *ref = make_root();
-    double t0 = now_s();
+    char *ref = pl_make_dir("mg-pipeline");
+    double t0 = pl_now();
     const char *extra[] = {"--workers", "2", "--batch-size", "2", NULL};
     cr_assert_eq(run(ref, extra), 0);
-    double dur = now_s() - t0;
-    char *root = make_root();
+    double dur = pl_now() - t0;
+    char *root = pl_make_dir("mg-pipeline");
     unsigned seed = 12345;
     for (int k = 0; k < 5; k++) {
         pid_t pid = start(root, extra);
@@ -326,17 +286,31 @@ Test(pipeline, sigkill_coordinator_five_times_then_resume, .timeout = 600)
         double frac = 0.05 + 0.9 * (double)((seed >> 8) % 1000) / 1000.0;
         usleep((useconds_t)(frac * dur * 1e6));
         kill(pid, SIGKILL);
-        wait_status(pid);
+        pl_wait_status(pid);
         usleep(100000); /* workers die with it (PR_SET_PDEATHSIG) */
     }
     cr_assert_eq(run(root, extra), 0, "resume failed (see %s.log)", root);
     assert_same_outputs(ref, root);
     cr_assert_eq(shm_leftovers(), 0);
-    cleanup(ref);
-    cleanup(root);
+    pl_remove_dir(ref);
+    pl_remove_dir(root);
 }
 
-/* Children of `parent` named moegen (the workers). */
+/* Is `pid` a `moegen worker` (not the sanitizer's sandbox, also a child)? */
+static bool is_worker(int pid)
+{
+    char p[64], cmd[256];
+    snprintf(p, sizeof p, "/proc/%d/cmdline", pid);
+    FILE *f = fopen(p, "r");
+    if (!f) return false;
+    size_t n = fread(cmd, 1, sizeof cmd - 1, f);
+    fclose(f);
+    cmd[n] = 0;
+    size_t a0 = strlen(cmd);
+    return a0 + 1 < n && !strcmp(cmd + a0 + 1, "worker");
+}
+
+/* Children of `parent` that are workers. */
 static int worker_pids(pid_t parent, pid_t *out, int cap)
 {
     DIR *d = opendir("/proc");
@@ -349,10 +323,10 @@ static int worker_pids(pid_t parent, pid_t *out, int cap)
         if (!f) continue;
         int pid, ppid;
         char comm[64], state;
-        if (fscanf(f, "%d (%63[^)]) %c %d", &pid, comm, &state, &ppid) == 4 && ppid == parent &&
-            state != 'Z')
-            out[n++] = pid;
+        bool child = fscanf(f, "%d (%63[^)]) %c %d", &pid, comm, &state, &ppid) == 4 &&
+                     ppid == parent && state != 'Z';
         fclose(f);
+        if (child && is_worker(pid)) out[n++] = pid;
     }
     if (d) closedir(d);
     return n;
@@ -367,7 +341,7 @@ static int raw_lines(const char *root)
         if (!strstr(names[i], "--base_") || !strstr(names[i], ".raw.jsonl")) continue;
         char p[1200];
         snprintf(p, sizeof p, "%s/humaneval/%s", root, names[i]);
-        char *t = slurp(p, NULL);
+        char *t = pl_slurp(p, NULL);
         for (char *c = t; c && *c; c++) n += *c == '\n';
         free(t);
     }
@@ -379,7 +353,7 @@ Test(pipeline, sigkill_worker_mid_run, .timeout = 300)
     need_shared();
     char *ref;
     reference(&ref);
-    char *root = make_root();
+    char *root = pl_make_dir("mg-pipeline");
     const char *extra[] = {"--workers", "2", "--batch-size", "2", NULL};
     pid_t pid = start(root, extra);
     pid_t w[8];
@@ -395,16 +369,16 @@ Test(pipeline, sigkill_worker_mid_run, .timeout = 300)
     for (int i = 0; i < 5000 && raw_lines(root) == 0; i++) usleep(1000);
     n = worker_pids(pid, w, 8);
     if (n > 0 && raw_lines(root) < N_TASKS * N_SAMPLES) kill(w[n - 1], SIGKILL);
-    cr_assert_eq(wait_status(pid), 0, "the run recovers (see %s.log)", root);
+    cr_assert_eq(pl_wait_status(pid), 0, "the run recovers (see %s.log)", root);
     assert_same_outputs(ref, root);
     char log[600];
     snprintf(log, sizeof log, "%s.log", root);
-    char *l = slurp(log, NULL);
+    char *l = pl_slurp(log, NULL);
     cr_assert(strstr(l, "restarting it"), "the coordinator said it restarted the worker");
     free(l);
     cr_assert_eq(shm_leftovers(), 0);
-    cleanup(ref);
-    cleanup(root);
+    pl_remove_dir(ref);
+    pl_remove_dir(root);
 }
 
 Test(pipeline, sigint_exits_130_and_resumes, .timeout = 300)
@@ -412,18 +386,18 @@ Test(pipeline, sigint_exits_130_and_resumes, .timeout = 300)
     need_shared();
     char *ref;
     reference(&ref);
-    char *root = make_root();
+    char *root = pl_make_dir("mg-pipeline");
     pid_t pid = start(root, NULL);
     pid_t w[8];
     for (int i = 0; i < 500 && worker_pids(pid, w, 8) == 0; i++) usleep(2000);
     usleep(200000);
     kill(pid, SIGINT);
-    int st = wait_status(pid);
+    int st = pl_wait_status(pid);
     cr_assert(st == 130 || st == 0, "status %d", st); /* 0: it had already finished */
     cr_assert_eq(run(root, NULL), 0);
     assert_same_outputs(ref, root);
-    cleanup(ref);
-    cleanup(root);
+    pl_remove_dir(ref);
+    pl_remove_dir(root);
 }
 
 Test(pipeline, shards_merge_to_the_unsharded_file, .timeout = 300)
@@ -431,7 +405,7 @@ Test(pipeline, shards_merge_to_the_unsharded_file, .timeout = 300)
     need_shared();
     char *ref;
     reference(&ref);
-    char *root = make_root();
+    char *root = pl_make_dir("mg-pipeline");
     const char *s0[] = {"--shard", "0/2", NULL}, *s1[] = {"--shard", "1/2", NULL};
     cr_assert_eq(run(root, s0), 0);
     cr_assert_eq(run(root, s1), 0);
@@ -439,7 +413,7 @@ Test(pipeline, shards_merge_to_the_unsharded_file, .timeout = 300)
     int k = list_outputs(root, names, 16);
     cr_assert_eq(k, 8, "2 strategies x 2 shards x (sanitized + raw)");
     /* Merge each strategy's sanitized pair; merge handles the raw twins. */
-    char *merged = make_root();
+    char *merged = pl_make_dir("mg-pipeline");
     char mdir[600];
     snprintf(mdir, sizeof mdir, "%s/humaneval", merged);
     mkdir(mdir, 0755);
@@ -460,12 +434,12 @@ Test(pipeline, shards_merge_to_the_unsharded_file, .timeout = 300)
             execl(MOEGEN, MOEGEN, "merge", "--output", out, in0, in1, (char *)NULL);
             _exit(127);
         }
-        cr_assert_eq(wait_status(pid), 0, "merge %s", stem);
+        cr_assert_eq(pl_wait_status(pid), 0, "merge %s", stem);
     }
     assert_same_outputs(ref, merged);
-    cleanup(ref);
-    cleanup(root);
-    cleanup(merged);
+    pl_remove_dir(ref);
+    pl_remove_dir(root);
+    pl_remove_dir(merged);
 }
 
 static int run_cli(const char *const *argv, char *errbuf, size_t cap)
@@ -486,7 +460,7 @@ static int run_cli(const char *const *argv, char *errbuf, size_t cap)
     while (got < cap - 1 && (n = read(p[0], errbuf + got, cap - 1 - got)) > 0) got += (size_t)n;
     errbuf[got] = 0;
     close(p[0]);
-    return wait_status(pid);
+    return pl_wait_status(pid);
 }
 
 Test(pipeline, bad_input_exits_2_with_one_line, .timeout = 60)
@@ -500,7 +474,7 @@ Test(pipeline, bad_input_exits_2_with_one_line, .timeout = 60)
     const char *a2[] = {MOEGEN, "codegen", "--dataset", "humaneval", NULL};
     cr_assert_eq(run_cli(a2, e, sizeof e), 2);
     cr_assert(strstr(e, "--model"), "%s", e);
-    char *root = make_root();
+    char *root = pl_make_dir("mg-pipeline");
     const char *a3[] = {MOEGEN,
                         "codegen",
                         "--model",
@@ -541,7 +515,7 @@ Test(pipeline, bad_input_exits_2_with_one_line, .timeout = 60)
     cr_assert_eq(run_cli(b1, e, sizeof e), 2);
     cr_assert(strstr(e, "--gen-tokens 1: out of range 2..100000"), "%s", e);
     cr_assert_eq(strchr(e, '\n'), e + strlen(e) - 1, "one line: %s", e);
-    cleanup(root);
+    pl_remove_dir(root);
 }
 
 /* A copy of the llama fixture whose tokenizer has a chat template: codegen
@@ -550,24 +524,9 @@ Test(pipeline, bad_input_exits_2_with_one_line, .timeout = 60)
 Test(pipeline, chat_template_and_force_base_prompt, .timeout = 300)
 {
     need_shared();
-    char *m = make_root();
-    const char *files[] = {"config.json", "generation_config.json", "model.safetensors",
-                           "tokenizer.json"};
-    for (int i = 0; i < 4; i++) {
-        char src[600], dst[600];
-        snprintf(src, sizeof src, "%s/tests/fixtures/models/llama/%s", MG_SOURCE_DIR, files[i]);
-        snprintf(dst, sizeof dst, "%s/%s", m, files[i]);
-        cr_assert_eq(symlink(src, dst), 0);
-    }
-    char tc[600];
-    snprintf(tc, sizeof tc, "%s/tokenizer_config.json", m);
-    FILE *f = fopen(tc, "w");
-    fputs("{\"bos_token\": \"<s>\", \"eos_token\": \"</s>\", \"chat_template\": \"{% for m in "
-          "messages %}<|{{ m['role'] }}|>\\n{{ m['content'] }}\\n{% endfor %}\"}",
-          f);
-    fclose(f);
+    char *m = pl_chat_model();
     for (int force = 0; force < 2; force++) {
-        char *root = make_root();
+        char *root = pl_make_dir("mg-pipeline");
         const char *argv[] = {MOEGEN,
                               "codegen",
                               "--model",
@@ -593,18 +552,19 @@ Test(pipeline, chat_template_and_force_base_prompt, .timeout = 300)
             execv(MOEGEN, (char *const *)argv);
             _exit(127);
         }
-        cr_assert_eq(wait_status(pid), 0);
+        cr_assert_eq(pl_wait_status(pid), 0);
         char names[4][512];
         cr_assert_eq(list_outputs(root, names, 4), 2);
         char path[1200];
-        snprintf(path, sizeof path, "%s/humaneval/%s", root, names[0]);
-        char *text = slurp(path, NULL);
+        snprintf(path, sizeof path, "%s/humaneval/%s", root, names[1]); /* the raw file */
+        cr_assert(strstr(names[1], ".raw.jsonl"), "%s", names[1]);
+        char *text = pl_slurp(path, NULL);
         bool starts_with_prompt = strstr(text, "\"solution\": \"from typing import List") != NULL;
         cr_assert_eq(starts_with_prompt, force == 1, "force=%d: %.200s", force, text);
         free(text);
-        cleanup(root);
+        pl_remove_dir(root);
     }
-    cleanup(m);
+    pl_remove_dir(m);
 }
 
 /* Copies every .jsonl of `from` into `to` (same names). */
@@ -623,7 +583,7 @@ Test(pipeline, uneven_and_torn_files_are_repaired, .timeout = 300)
     need_shared();
     char *ref;
     reference(&ref);
-    char *root = make_root();
+    char *root = pl_make_dir("mg-pipeline");
     copy_outputs(ref, root);
     char names[16][512];
     int k = list_outputs(root, names, 16);
@@ -632,7 +592,7 @@ Test(pipeline, uneven_and_torn_files_are_repaired, .timeout = 300)
         char p[1200];
         snprintf(p, sizeof p, "%s/humaneval/%s", root, names[i]);
         size_t len;
-        char *t = slurp(p, &len);
+        char *t = pl_slurp(p, &len);
         /* Sanitized files lose their last 3 records and get half a line; raw
          * files lose 2 records and end torn: the raw one is ahead by one. */
         bool raw = strstr(names[i], ".raw.jsonl") != NULL;
@@ -647,6 +607,6 @@ Test(pipeline, uneven_and_torn_files_are_repaired, .timeout = 300)
     }
     cr_assert_eq(run(root, NULL), 0, "see %s.log", root);
     assert_same_outputs(ref, root);
-    cleanup(ref);
-    cleanup(root);
+    pl_remove_dir(ref);
+    pl_remove_dir(root);
 }
