@@ -62,7 +62,7 @@ void mg_kpool_run(mg_kpool *p, int n, void (*fn)(int i, void *arg), void *arg);
 
 /* y[n, m] = x[n, k] @ W[m, k]^T  (+ y when accumulate). pool may be NULL.
  * Runs the AVX2/FMA/F16C kernel when the CPU has it (one W row at a time
- * for n = 1, 4x3 register tiles otherwise; weights widened in registers), else a portable
+ * for n <= 5, 4x3 register tiles otherwise; weights widened in registers), else a portable
  * one; rows of W are split over the pool when the product is big enough to
  * pay for waking it. Agrees with _ref up to summation order. */
 void mg_k_matmul(mg_kpool *pool, float *y, const float *x, const void *W, mg_dtype wt, int n, int k,

@@ -23,6 +23,9 @@
  * XROWS_MIN rows, else k is split as above). */
 #define XROWS_BYTES (256u << 10)
 #define XROWS_MIN   24
+/* Up to this many x rows, W is read one row at a time (rowlin_*); from 6
+ * rows on, the 4x3 tiles' arithmetic wins (measured, docs/perf/engine.md). */
+#define ROWLIN_MAX_N 5
 
 INLINE __m256 load8(const void *W, size_t idx, mg_dtype dt)
 {
@@ -131,7 +134,7 @@ INLINE void prefetch_part(const next_span *s, int part, int parts)
     size_t hi = s->lines * (size_t)(part + 1) / (size_t)parts;
     for (int r = 0; r < s->n_rows; r++)
         for (size_t c = lo; c < hi; c++)
-            _mm_prefetch(s->row0 + (size_t)r * s->stride + c * 64, _MM_HINT_T0);
+            _mm_prefetch(s->row0 + (size_t)r * s->stride + c * 64, _MM_HINT_T1);
 }
 
 /* The 4 W rows are read from memory by the chunk's first x tile only; the
@@ -154,9 +157,9 @@ INLINE void wtile4(const mg__mm_args *a, int j, int j1, int k0, int k1, bool add
         if (n < 3) prefetch_part(&nx, 0, 1);
         int i = 0;
         /* With 16-bit weights, when n leaves a remainder of 1 after the 4x3
-         * tiles (n = 4, 7, ..., 16), the last 4 rows go through two 2x4 tiles
+         * tiles (n = 7, 10, ..., 16), the last 4 rows go through two 2x4 tiles
          * (8 FMA chains each) instead of 4x3 + 4x1 (the 4x1 tail has only 4
-         * chains and is FMA-latency-bound): 10-25% faster at n = 4. With F32
+         * chains and is FMA-latency-bound): measured 10-25% faster when it was used at n = 4. With F32
          * weights the extra x loads make 2x4 slower, so F32 keeps 4x3 + 4x1. */
         int n3 = (dt != MG_DTYPE_F32 && n % 3 == 1) ? n - 4 : n;
         for (; i + 3 <= n3; i += 3) {
@@ -175,45 +178,80 @@ INLINE void wtile4(const mg__mm_args *a, int j, int j1, int k0, int k1, bool add
     } while (c0 < k1);
 }
 
-/* One x row (decode at batch 1): W rows [j0, j1) one after the other, each
- * with four accumulators over 32 elements per step. Walking W strictly front
- * to back is what keeps this kernel at the memory bandwidth: reading 4 or 8
- * rows side by side (a W tile, as the batched path does) makes as many
- * interleaved streams inside each 4 KiB page, which the hardware prefetcher
- * follows badly — measured on Zen 4, 8 rows side by side streamed 26-40 GB/s
- * where one row at a time reached 50-57 GB/s (docs/perf/engine.md). */
-INLINE void rows_n1(const mg__mm_args *a, int j0, int j1, int k0, int k1, bool add,
-                    const mg_dtype dt)
-{
-    const float *x = a->x;
-    for (int j = j0; j < j1; j++) {
-        const size_t w0 = (size_t)j * (size_t)a->k;
-        __m256 s0 = _mm256_setzero_ps(), s1 = s0, s2 = s0, s3 = s0;
-        int l = k0;
-        for (; l + 32 <= k1; l += 32) {
-            s0 = _mm256_fmadd_ps(load8(a->W, w0 + (size_t)l, dt), _mm256_loadu_ps(x + l), s0);
-            s1 = _mm256_fmadd_ps(load8(a->W, w0 + (size_t)l + 8, dt), _mm256_loadu_ps(x + l + 8),
-                                 s1);
-            s2 = _mm256_fmadd_ps(load8(a->W, w0 + (size_t)l + 16, dt), _mm256_loadu_ps(x + l + 16),
-                                 s2);
-            s3 = _mm256_fmadd_ps(load8(a->W, w0 + (size_t)l + 24, dt), _mm256_loadu_ps(x + l + 24),
-                                 s3);
-        }
-        for (; l + 8 <= k1; l += 8)
-            s0 = _mm256_fmadd_ps(load8(a->W, w0 + (size_t)l, dt), _mm256_loadu_ps(x + l), s0);
-        float s = hsum(_mm256_add_ps(_mm256_add_ps(s0, s1), _mm256_add_ps(s2, s3)));
-        for (; l < k1; l++) s += x[l] * load1(a->W, w0 + (size_t)l, dt);
-        a->y[j] = add ? a->y[j] + s : s;
+/* Few x rows (decode at batch 1 to 5): W rows [j0, j1) one after the other,
+ * each against all NX x rows with U accumulators per x row (NX * U >= 4
+ * independent FMA chains, enough at this arithmetic intensity). Walking W
+ * strictly front to back keeps these kernels at the memory bandwidth:
+ * reading 4 or 8 rows side by side (a W tile, as the larger-batch path does)
+ * makes as many interleaved streams inside each 4 KiB page, which the
+ * hardware prefetcher follows badly — measured on Zen 4 at n = 1, 8 rows
+ * side by side streamed 26-40 GB/s where one row at a time reached 50-57
+ * GB/s (docs/perf/engine.md). x (NX rows) stays in L1. */
+#define DEF_ROWLIN(NX, U)                                                                          \
+    INLINE void rowlin_##NX(const mg__mm_args *a, int j0, int j1, int k0, int k1, bool add,        \
+                            const mg_dtype dt)                                                     \
+    {                                                                                              \
+        const float *xr[NX];                                                                       \
+        _Pragma("GCC unroll 8") for (int q = 0; q < NX; q++) xr[q] = a->x + (size_t)q * a->k;      \
+        for (int j = j0; j < j1; j++) {                                                            \
+            const size_t w0 = (size_t)j * (size_t)a->k;                                            \
+            __m256 acc[NX][U];                                                                     \
+            _Pragma("GCC unroll 8") for (int q = 0; q < NX; q++)                                   \
+                _Pragma("GCC unroll 8") for (int u = 0; u < U; u++) acc[q][u] =                    \
+                    _mm256_setzero_ps();                                                           \
+            int l = k0;                                                                            \
+            for (; l + 8 * U <= k1; l += 8 * U) {                                                  \
+                _Pragma("GCC unroll 8") for (int u = 0; u < U; u++)                                \
+                {                                                                                  \
+                    __m256 w = load8(a->W, w0 + (size_t)(l + 8 * u), dt);                          \
+                    _Pragma("GCC unroll 8") for (int q = 0; q < NX; q++) acc[q][u] =               \
+                        _mm256_fmadd_ps(w, _mm256_loadu_ps(xr[q] + l + 8 * u), acc[q][u]);         \
+                }                                                                                  \
+            }                                                                                      \
+            for (; l + 8 <= k1; l += 8) {                                                          \
+                __m256 w = load8(a->W, w0 + (size_t)l, dt);                                        \
+                _Pragma("GCC unroll 8") for (int q = 0; q < NX; q++) acc[q][0] =                   \
+                    _mm256_fmadd_ps(w, _mm256_loadu_ps(xr[q] + l), acc[q][0]);                     \
+            }                                                                                      \
+            for (int q = 0; q < NX; q++) {                                                         \
+                __m256 t = acc[q][0];                                                              \
+                for (int u = 1; u < U; u++) t = _mm256_add_ps(t, acc[q][u]);                       \
+                float s = hsum(t);                                                                 \
+                for (int r = l; r < k1; r++) s += xr[q][r] * load1(a->W, w0 + (size_t)r, dt);      \
+                float *yo = a->y + (size_t)q * a->m + j;                                           \
+                *yo = add ? *yo + s : s;                                                           \
+            }                                                                                      \
+        }                                                                                          \
     }
-}
+
+DEF_ROWLIN(1, 4)
+DEF_ROWLIN(2, 2)
+DEF_ROWLIN(3, 2)
+DEF_ROWLIN(4, 2)
+DEF_ROWLIN(5, 1)
 
 /* All x rows against W rows [j0, j1) over one k block. */
 INLINE void block(const mg__mm_args *a, int j0, int j1, int k0, int k1, bool add, const mg_dtype dt)
 {
     const int n = a->n;
-    if (n == 1) {
-        rows_n1(a, j0, j1, k0, k1, add, dt);
+    switch (n <= ROWLIN_MAX_N ? n : 0) {
+    case 1:
+        rowlin_1(a, j0, j1, k0, k1, add, dt);
         return;
+    case 2:
+        rowlin_2(a, j0, j1, k0, k1, add, dt);
+        return;
+    case 3:
+        rowlin_3(a, j0, j1, k0, k1, add, dt);
+        return;
+    case 4:
+        rowlin_4(a, j0, j1, k0, k1, add, dt);
+        return;
+    case 5:
+        rowlin_5(a, j0, j1, k0, k1, add, dt);
+        return;
+    default:
+        break;
     }
     int j = j0;
     for (; j + 4 <= j1; j += 4) wtile4(a, j, j1, k0, k1, add, dt);
