@@ -40,27 +40,13 @@
 # llama.cpp defaults otherwise: n_batch 2048, n_ubatch 512, flash attention
 # "auto", threads busy-poll (--poll 50), its OpenMP thread pool.
 #
-# Building llama.cpp (outside this repository; CPU only, what the numbers in
-# docs/perf/engine.md used): commit ggml-org/llama.cpp@0c1e57098bba43ac29e6e3b677cdceebdd22334f,
-# taken from the sources vendored in the llama-cpp-python 0.3.36 sdist (its
-# vendor/llama.cpp; the id is in its CHANGELOG and git metadata):
-#   pip download llama-cpp-python==0.3.36 --no-deps --no-binary :all: -d /tmp/llama.cpp-sdist
-#   tar xzf /tmp/llama.cpp-sdist/llama_cpp_python-0.3.36.tar.gz -C /tmp/llama.cpp-sdist
-#   cp -a /tmp/llama.cpp-sdist/llama_cpp_python-0.3.36/vendor/llama.cpp /tmp/llama.cpp
-#   rm /tmp/llama.cpp/.git                       # a submodule pointer to nowhere
-#   cd /tmp/llama.cpp
-#   cmake -S . -B build -DCMAKE_BUILD_TYPE=Release -DGGML_NATIVE=ON -DGGML_CUDA=OFF \
-#     -DLLAMA_CURL=OFF -DLLAMA_OPENSSL=OFF -DLLAMA_BUILD_TESTS=OFF -DLLAMA_BUILD_SERVER=OFF \
-#     -DLLAMA_BUILD_APP=OFF -DLLAMA_BUILD_COMMIT=0c1e570 -DLLAMA_BUILD_NUMBER=0
-#   cmake --build build -j2 --target llama-bench llama-batched-bench llama-simple
-# (gcc 12.2, cmake 3.25, Debian 12.) Converting the HF folder (fp32
-# safetensors, ~/.cache/moegen/smollm2) to GGUF needs torch, transformers
-# and sentencepiece; a venv over the system site-packages is enough:
-#   python3 -m venv --system-site-packages /tmp/llama.cpp-venv
-#   /tmp/llama.cpp-venv/bin/pip install 'sentencepiece>=0.1.98,<0.3.0'
-#   for t in f32 bf16; do /tmp/llama.cpp-venv/bin/python convert_hf_to_gguf.py \
-#     ~/.cache/moegen/smollm2 --outtype $t --outfile /tmp/llama.cpp-gguf/smollm2-135m-$t.gguf; done
-# (bf16 keeps the norms in f32, as the converter does for every model.)
+# llama.cpp itself is not built by anything in this repository: the numbers
+# in docs/perf/engine.md used ggml-org/llama.cpp@0c1e57098bba43ac29e6e3b677cdceebdd22334f
+# (the sources vendored in the llama-cpp-python 0.3.36 sdist on PyPI), a
+# CPU-only Release build with GGML_NATIVE, gcc 12.2, and GGUF files made from
+# the fp32 HF folder (~/.cache/moegen/smollm2) by its convert_hf_to_gguf.py
+# with --outtype f32 and bf16 (bf16 keeps the norms in f32, as the converter
+# does for every model).
 # Greedy check: build/bin/llama-simple -m MODEL.gguf -n 24 "def fibonacci(n):"
 set -euo pipefail
 
