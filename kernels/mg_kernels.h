@@ -58,6 +58,19 @@ int mg_kpool_size(const mg_kpool *p);
  * (one dispatches, the others run inline). */
 void mg_kpool_run(mg_kpool *p, int n, void (*fn)(int i, void *arg), void *arg);
 
+/* ---- memory bandwidth ----------------------------------------------------------- */
+
+/* The machine's memory bandwidth in GB/s through this pool, best of `reps`:
+ * copy (2 arrays moved), triad (3) and a read-only sweep (1), over arrays of
+ * `array_bytes` each (make them far larger than the last-level cache). The
+ * read figure is the bound a weight-streaming decode step can reach; both
+ * benchmarks report it, so there is one way of measuring it. */
+typedef struct mg_k_membw_result {
+    double copy_gbs, triad_gbs, read_gbs;
+} mg_k_membw_result;
+int mg_k_membw(mg_kpool *pool, size_t array_bytes, int reps, mg_k_membw_result *out,
+               mg_error *err);
+
 /* ---- ops ------------------------------------------------------------------------ */
 
 /* y[n, m] = x[n, k] @ W[m, k]^T  (+ y when accumulate). pool may be NULL.

@@ -13,6 +13,7 @@
 
 #include "mg_cli.h"
 #include "mg_engine.h"
+#include "mg_kernels.h"
 #include "mg_model.h"
 #include "mg_cli_model.h"
 
@@ -36,55 +37,17 @@ static double vm_hwm_mib(void)
     return kb < 0 ? -1 : kb / 1024.0;
 }
 
-typedef struct bw_job {
-    const float *buf;
-    size_t n;
-    int parts;
-    double sums[256];
-} bw_job;
-
-static void bw_part(int i, void *arg)
-{
-    bw_job *j = arg;
-    size_t per = j->n / j->parts, a = per * i, b = i == j->parts - 1 ? j->n : a + per;
-    /* Eight independent accumulators keep the loads, not the adds, the limit. */
-    float acc[8] = {0};
-    size_t k = a;
-    for (; k + 8 <= b; k += 8)
-        for (int t = 0; t < 8; t++) acc[t] += j->buf[k + t];
-    for (; k < b; k++) acc[0] += j->buf[k];
-    double s = 0;
-    for (int t = 0; t < 8; t++) s += acc[t];
-    j->sums[i] = s;
-}
-
-/* Read bandwidth in GB/s with `threads` threads over a 512 MiB buffer: the
- * best of three passes of a parallel sum (what a batch-1 decode does to the
- * weights). Returns -1 on failure. */
+/* Read bandwidth in GB/s with `threads` threads, the same measurement as
+ * bench-kernels' (mg_k_membw: best of 20 read sweeps over 256 MiB); -1 on
+ * failure. */
 static double read_bandwidth_gbs(int threads)
 {
-    size_t n = (512u << 20) / sizeof(float);
-    float *buf = malloc(n * sizeof(float));
     mg_kpool *pool = NULL;
-    if (!buf || mg_kpool_new(threads, &pool, NULL) < 0) {
-        free(buf);
-        return -1;
-    }
-    for (size_t i = 0; i < n; i++) buf[i] = (float)(i & 7);
-    bw_job j = {.buf = buf, .n = n};
-    j.parts = mg_kpool_size(pool);
-    if (j.parts > 256) j.parts = 256;
-    double best = 0;
-    for (int pass = 0; pass < 3; pass++) {
-        double t = now_s();
-        mg_kpool_run(pool, j.parts, bw_part, &j);
-        t = now_s() - t;
-        double gbs = n * sizeof(float) / t / 1e9;
-        if (gbs > best) best = gbs;
-    }
+    mg_k_membw_result r;
+    if (mg_kpool_new(threads, &pool, NULL) < 0) return -1;
+    int rc = mg_k_membw(pool, (size_t)256 << 20, 20, &r, NULL);
     mg_kpool_free(pool);
-    free(buf);
-    return best;
+    return rc < 0 ? -1 : r.read_gbs;
 }
 
 /* Bytes of weights one decode step reads: every layer's projections and
@@ -104,14 +67,15 @@ static double weight_bytes(const mg_model *m)
 
 static const char *usage =
     "--model PATH [--base-model B] [--strategy S] [--batch B] "
-    "[--prompt-tokens P] [--gen-tokens G] [--threads T] [--device DEV] [--dtype D] "
+    "[--prompt-tokens P] [--gen-tokens G] [--prefill-chunk N] [--threads T] [--device DEV] "
+    "[--dtype D] "
     "[--merge] [--bandwidth] [--json]";
 
 static int run(int argc, char **argv)
 {
     const char *wandb = NULL, *device = NULL;
     const char *model = NULL, *base = NULL, *strategy = NULL, *dtype = NULL;
-    long batch = 1, prompt_tokens = 128, gen_tokens = 64, threads = 0;
+    long batch = 1, prompt_tokens = 128, gen_tokens = 64, threads = 0, prefill_chunk = 0;
     bool json = false, merge = false, bandwidth = false;
     mg_opt opts[] = {
         {"model", MG_OPT_STRING, &model, "PATH",
@@ -124,6 +88,9 @@ static int run(int argc, char **argv)
         {"batch", MG_OPT_INT, &batch, "B", "sequences decoded together (default 1)"},
         {"prompt-tokens", MG_OPT_INT, &prompt_tokens, "P", "prompt length (default 128)"},
         {"gen-tokens", MG_OPT_INT, &gen_tokens, "G", "tokens generated per sequence (default 64)"},
+        {"prefill-chunk", MG_OPT_INT, &prefill_chunk, "N",
+         "prompt tokens per engine step, shared by the batch (default 0 = B*P up to 2048: the "
+         "whole batch prefills together, as transformers does)"},
         {"threads", MG_OPT_INT, &threads, "T", "CPU threads (default 0 = all cores)"},
         {"device", MG_OPT_STRING, &device, "DEV",
          "cpu, cuda or cuda:N (cuda needs moegen-cuda; default: cuda when moegen-cuda sees a "
@@ -148,6 +115,7 @@ static int run(int argc, char **argv)
     } ranges[] = {{"batch", batch, 1, 1024},
                   {"prompt-tokens", prompt_tokens, 1, 100000},
                   {"gen-tokens", gen_tokens, 2, 100000},
+                  {"prefill-chunk", prefill_chunk, 0, 65536},
                   {"threads", threads, 0, 1024}};
     for (size_t i = 0; i < sizeof ranges / sizeof ranges[0]; i++)
         if (ranges[i].v < ranges[i].lo || ranges[i].v > ranges[i].hi) {
@@ -188,7 +156,9 @@ static int run(int argc, char **argv)
     ep.device_index = dev_index;
     ep.n_threads = (int)threads;
     ep.max_batch = (int)batch;
-    ep.prefill_chunk = (int)(prompt_tokens < 512 ? prompt_tokens : 512);
+    if (prefill_chunk == 0)
+        prefill_chunk = batch * prompt_tokens < 2048 ? batch * prompt_tokens : 2048;
+    ep.prefill_chunk = (int)prefill_chunk;
     ep.merge_single = merge;
     ep.merge_expert = strat.expert;
     if ((r = mg_engine_new(m, &ep, &e, &err)) < 0) {
@@ -202,6 +172,32 @@ static int run(int argc, char **argv)
     for (long i = 0; i < prompt_tokens * batch; i++) {
         x ^= x << 13, x ^= x >> 7, x ^= x << 17;
         ids[i] = (int32_t)(x % (uint64_t)V);
+    }
+    /* Warm-up, untimed: one short request of its own touches every weight
+     * page (mmapped files fault in on first use) and starts the threads, so
+     * the timed phases measure the engine, not the page cache. */
+    {
+        int32_t wu[16];
+        int nw = prompt_tokens < 16 ? (int)prompt_tokens : 16;
+        for (int i = 0; i < nw; i++) wu[i] = (int32_t)((7919u * (unsigned)(i + 1)) % (unsigned)V);
+        mg_request rq = {.id = (uint64_t)batch + 1,
+                         .prompt_ids = wu,
+                         .n_prompt = nw,
+                         .max_new_tokens = 2,
+                         .strategy = strat,
+                         .sampling = {.greedy = true},
+                         .ignore_eos = true};
+        mg_token_event wev[4];
+        int ne = 0;
+        if ((r = mg_engine_submit(e, &rq, &err)) < 0) {
+            mg_cli_error("bench", "%s", err.msg);
+            goto done;
+        }
+        while (mg_engine_active(e) > 0)
+            if ((r = mg_engine_step(e, wev, 4, &ne, &err)) < 0) {
+                mg_cli_error("bench", "%s", err.msg);
+                goto done;
+            }
     }
     for (long b = 0; b < batch; b++) {
         if (m->config.bos_token_id >= 0) ids[b * prompt_tokens] = m->config.bos_token_id;
@@ -258,11 +254,16 @@ static int run(int argc, char **argv)
         snprintf(dbuf, sizeof dbuf, "cpu");
     if (json) {
         json_t *o =
-            json_pack("{s:s,s:s,s:s,s:i,s:i,s:i,s:i,s:f,s:f,s:f,s:f,s:f,s:f}", "model", model,
-                      "strategy", sbuf, "device", dbuf, "batch", (int)batch, "prompt_tokens",
-                      (int)prompt_tokens, "gen_tokens", (int)gen_tokens, "threads", (int)threads,
-                      "load_s", t_load, "prefill_s", t_prefill, "prefill_tok_s", pre_tps,
-                      "decode_s", t_decode, "decode_tok_s", dec_tps, "peak_rss_mib", hwm);
+            json_pack("{s:s,s:s,s:s,s:i,s:i,s:i,s:i,s:i,s:f,s:f,s:f,s:f,s:f,s:f,s:f}", "model",
+                      model, "strategy", sbuf, "device", dbuf, "batch", (int)batch, "prompt_tokens",
+                      (int)prompt_tokens, "gen_tokens", (int)gen_tokens, "prefill_chunk",
+                      (int)prefill_chunk, "threads", (int)threads, "load_s", t_load, "prefill_s",
+                      t_prefill, "prefill_tok_s", pre_tps, "decode_s", t_decode, "decode_tok_s",
+                      dec_tps, "peak_rss_mib", hwm, "weight_mib_per_step", wbytes / 1048576.0);
+        if (o && bw > 0) {
+            json_object_set_new(o, "read_gbs", json_real(bw));
+            json_object_set_new(o, "decode_bound_tok_s", json_real(bound));
+        }
         char *s = o ? json_dumps(o, JSON_COMPACT) : NULL;
         if (s) printf("%s\n", s);
         free(s);

@@ -24,48 +24,6 @@ static double now_s(void)
     return (double)ts.tv_sec + ts.tv_nsec * 1e-9;
 }
 
-/* ---- memory bandwidth -------------------------------------------------------- */
-
-typedef struct bw_job {
-    int kind; /* 0 copy, 1 triad, 2 read */
-    double *a, *b, *c;
-    size_t n;
-    int parts;
-    unsigned long long sink[64]; /* one slot per part, keeps the read live */
-} bw_job;
-
-static void bw_part(int p, void *vp)
-{
-    bw_job *j = vp;
-    size_t lo = j->n * (size_t)p / (size_t)j->parts, hi = j->n * (size_t)(p + 1) / (size_t)j->parts;
-    if (j->kind == 0) {
-        memcpy(j->a + lo, j->b + lo, (hi - lo) * sizeof(double));
-    } else if (j->kind == 1) {
-        for (size_t i = lo; i < hi; i++) j->a[i] = j->b[i] + 3.0 * j->c[i];
-    } else {
-        /* Integer sum over the words: vectorizes without -ffast-math. */
-        const unsigned long long *w = (const unsigned long long *)(j->b + lo);
-        unsigned long long s = 0;
-        for (size_t i = 0; i < hi - lo; i++) s += w[i];
-        j->sink[p % 64] += s;
-    }
-}
-
-/* Best-of-reps GB/s for one kernel over arrays of n doubles. */
-static double bw_measure(mg_kpool *pool, bw_job *j, int kind, int reps)
-{
-    j->kind = kind;
-    double best = 1e30;
-    for (int r = 0; r < reps; r++) {
-        double t0 = now_s();
-        mg_kpool_run(pool, j->parts, bw_part, j);
-        double t = now_s() - t0;
-        if (t < best) best = t;
-    }
-    double bytes_per = kind == 0 ? 2.0 : kind == 1 ? 3.0 : 1.0;
-    return bytes_per * (double)j->n * sizeof(double) / best / 1e9;
-}
-
 /* ---- matmul ------------------------------------------------------------------- */
 
 typedef struct shape {
@@ -310,37 +268,23 @@ static int run(int argc, char **argv)
     mg_k_cpu_force_scalar(scalar);
     int nt = mg_kpool_size(pool);
 
-    /* Bandwidth: 3 arrays of 32 Mi doubles (256 MiB each), far beyond any L3. */
-    bw_job *bw = calloc(1, sizeof *bw);
-    size_t n = quick ? (size_t)8 << 20 : (size_t)32 << 20;
-    if (bw) {
-        bw->a = malloc(n * sizeof(double));
-        bw->b = malloc(n * sizeof(double));
-        bw->c = malloc(n * sizeof(double));
-    }
-    if (!bw || !bw->a || !bw->b || !bw->c) {
-        mg_cli_error("bench-kernels", "out of memory for the bandwidth arrays");
-        if (bw) free(bw->a), free(bw->b), free(bw->c);
-        free(bw);
+    /* Bandwidth: 3 arrays of 256 MiB each (64 MiB with --quick), far beyond any L3. */
+    mg_k_membw_result bw;
+    if (mg_k_membw(pool, quick ? (size_t)64 << 20 : (size_t)256 << 20, 20, &bw, &err) < 0) {
+        mg_cli_error("bench-kernels", "%s", err.msg);
         mg_kpool_free(pool);
         return MG_EXIT_FAIL;
     }
-    bw->n = n;
-    bw->parts = nt * 4 < 64 ? nt * 4 : 64;
-    for (size_t i = 0; i < n; i++) bw->a[i] = 0, bw->b[i] = (double)i, bw->c[i] = 1.0;
-    double gb_copy = bw_measure(pool, bw, 0, 20), gb_triad = bw_measure(pool, bw, 1, 20),
-           gb_read = bw_measure(pool, bw, 2, 20);
-    free(bw->a), free(bw->b), free(bw->c);
-    free(bw);
+    double gb_copy = bw.copy_gbs, gb_triad = bw.triad_gbs, gb_read = bw.read_gbs;
     if (json) {
         printf("{\"op\":\"memory\",\"threads\":%d,\"isa\":\"%s\",\"copy_gbs\":%.2f,"
                "\"triad_gbs\":%.2f,\"read_gbs\":%.2f}\n",
                nt, mg_k_cpu_isa(), gb_copy, gb_triad, gb_read);
     } else {
         printf("kernels: %s, %d threads\n", mg_k_cpu_isa(), nt);
-        printf("memory bandwidth (GB/s, best of 20, 256 MiB arrays): copy %.1f  triad %.1f  "
+        printf("memory bandwidth (GB/s, best of 20, %d MiB arrays): copy %.1f  triad %.1f  "
                "read %.1f\n\n",
-               gb_copy, gb_triad, gb_read);
+               quick ? 64 : 256, gb_copy, gb_triad, gb_read);
         printf("%-24s %-5s %3s %10s %9s %9s\n", "shape [m x k]", "dtype", "n", "time_us", "GFLOP/s",
                "W GB/s");
     }

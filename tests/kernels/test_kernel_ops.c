@@ -379,3 +379,20 @@ Test(attention, avx2_and_pool_against_ref)
     }
     mg_kpool_free(pool);
 }
+
+/* The bandwidth measurement both benchmarks quote: positive figures on small
+ * arrays, and a clear error for arrays or repetitions that measure nothing. */
+Test(membw, measures_and_rejects_empty)
+{
+    mg_kpool *pool = NULL;
+    cr_assert_eq(mg_kpool_new(2, &pool, NULL), 0);
+    mg_k_membw_result r = {0};
+    mg_error err = {0};
+    cr_assert_eq(mg_k_membw(pool, (size_t)1 << 20, 2, &r, &err), 0, "%s", err.msg);
+    cr_assert(r.copy_gbs > 0 && r.triad_gbs > 0 && r.read_gbs > 0, "copy %g triad %g read %g",
+              r.copy_gbs, r.triad_gbs, r.read_gbs);
+    cr_assert_eq(mg_k_membw(pool, 4, 2, &r, &err), MG_EINVAL);
+    cr_assert(strstr(err.msg, "memory bandwidth"), "message: %s", err.msg);
+    cr_assert_eq(mg_k_membw(pool, (size_t)1 << 20, 0, &r, &err), MG_EINVAL);
+    mg_kpool_free(pool);
+}
