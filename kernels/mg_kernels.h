@@ -71,6 +71,11 @@ typedef struct mg_k_membw_result {
 int mg_k_membw(mg_kpool *pool, size_t array_bytes, int reps, mg_k_membw_result *out,
                mg_error *err);
 
+/* The fp32 arithmetic ceiling in GFLOP/s through this pool: independent
+ * 8-wide FMAs in registers on every thread, best of 5 (~50 ms each). -1 when
+ * only the portable kernels run (no AVX2/FMA, or forced scalar). */
+double mg_k_peak_gflops(mg_kpool *pool);
+
 /* ---- ops ------------------------------------------------------------------------ */
 
 /* y[n, m] = x[n, k] @ W[m, k]^T  (+ y when accumulate). pool may be NULL.

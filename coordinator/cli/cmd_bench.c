@@ -37,31 +37,39 @@ static double vm_hwm_mib(void)
     return kb < 0 ? -1 : kb / 1024.0;
 }
 
-/* Read bandwidth in GB/s with `threads` threads, the same measurement as
- * bench-kernels' (mg_k_membw: best of 20 read sweeps over 256 MiB); -1 on
- * failure. */
-static double read_bandwidth_gbs(int threads)
+/* The machine's limits with `threads` threads, the same measurements as
+ * bench-kernels': read bandwidth (mg_k_membw, best of 20 sweeps over 256 MiB)
+ * and the fp32 FMA peak (mg_k_peak_gflops); -1 when unknown. */
+static void machine_limits(int threads, double *read_gbs, double *peak_gflops)
 {
     mg_kpool *pool = NULL;
     mg_k_membw_result r;
-    if (mg_kpool_new(threads, &pool, NULL) < 0) return -1;
-    int rc = mg_k_membw(pool, (size_t)256 << 20, 20, &r, NULL);
+    *read_gbs = *peak_gflops = -1;
+    if (mg_kpool_new(threads, &pool, NULL) < 0) return;
+    if (mg_k_membw(pool, (size_t)256 << 20, 20, &r, NULL) == 0) *read_gbs = r.read_gbs;
+    *peak_gflops = mg_k_peak_gflops(pool);
     mg_kpool_free(pool);
-    return rc < 0 ? -1 : r.read_gbs;
 }
 
-/* Bytes of weights one decode step reads: every layer's projections and
- * norms, the final norm and lm_head (embedding rows are negligible). */
-static double weight_bytes(const mg_model *m)
+/* Bytes of weights one decode step reads, and the matmul FLOPs per token
+ * (2 per weight of the projections and lm_head; attention and the
+ * elementwise ops are left out, so the compute bound is an upper bound):
+ * every layer's projections and norms, the final norm and lm_head
+ * (embedding rows are negligible). */
+static double weight_bytes(const mg_model *m, double *flops_per_token)
 {
-    double b = 0;
+    double b = 0, f = 0;
     for (int l = 0; l < m->config.n_layers; l++) {
         const mg_layer_weights *lw = &m->layers[l];
-        for (int p = 0; p < MG_PROJ_COUNT; p++)
+        for (int p = 0; p < MG_PROJ_COUNT; p++) {
             b += (double)mg_tensor_numel(&lw->proj[p]) * mg_dtype_size(lw->proj[p].dtype);
+            f += 2.0 * (double)mg_tensor_numel(&lw->proj[p]);
+        }
         b += (double)mg_tensor_numel(&lw->attn_norm) * mg_dtype_size(lw->attn_norm.dtype) * 2;
     }
     b += (double)mg_tensor_numel(&m->lm_head) * mg_dtype_size(m->lm_head.dtype);
+    f += 2.0 * (double)mg_tensor_numel(&m->lm_head);
+    *flops_per_token = f;
     return b;
 }
 
@@ -243,9 +251,11 @@ static int run(int argc, char **argv)
     double pre_tps = (double)batch * prompt_tokens / t_prefill;
     double dec_tps = decoded / t_decode;
     double hwm = vm_hwm_mib();
-    double wbytes = weight_bytes(m);
-    double bw = bandwidth ? read_bandwidth_gbs((int)threads) : -1;
+    double flops_tok, wbytes = weight_bytes(m, &flops_tok);
+    double bw = -1, peak = -1;
+    if (bandwidth) machine_limits((int)threads, &bw, &peak);
     double bound = bw > 0 ? bw * 1e9 / wbytes * batch : -1;
+    double cbound = peak > 0 ? peak * 1e9 / flops_tok : -1;
     char sbuf[32], dbuf[32];
     mg_strategy_format(&strat, sbuf, sizeof sbuf);
     if (dev_kind == MG_DEVICE_CUDA)
@@ -264,6 +274,10 @@ static int run(int argc, char **argv)
             json_object_set_new(o, "read_gbs", json_real(bw));
             json_object_set_new(o, "decode_bound_tok_s", json_real(bound));
         }
+        if (o && peak > 0) {
+            json_object_set_new(o, "peak_gflops", json_real(peak));
+            json_object_set_new(o, "compute_bound_tok_s", json_real(cbound));
+        }
         char *s = o ? json_dumps(o, JSON_COMPACT) : NULL;
         if (s) printf("%s\n", s);
         free(s);
@@ -278,6 +292,9 @@ static int run(int argc, char **argv)
         printf("weights  %8.1f MiB read per decode step\n", wbytes / 1048576.0);
         if (bw > 0)
             printf("read bw  %8.2f GB/s -> decode bound %.1f tok/s at this batch\n", bw, bound);
+        if (peak > 0)
+            printf("fp32 peak %7.1f GFLOP/s -> compute bound %.1f tok/s (%.0f MFLOP per token)\n",
+                   peak, cbound, flops_tok / 1e6);
     }
     rc = MG_EXIT_OK;
 done:

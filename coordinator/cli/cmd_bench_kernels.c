@@ -276,15 +276,18 @@ static int run(int argc, char **argv)
         return MG_EXIT_FAIL;
     }
     double gb_copy = bw.copy_gbs, gb_triad = bw.triad_gbs, gb_read = bw.read_gbs;
+    double peak = mg_k_peak_gflops(pool);
     if (json) {
         printf("{\"op\":\"memory\",\"threads\":%d,\"isa\":\"%s\",\"copy_gbs\":%.2f,"
-               "\"triad_gbs\":%.2f,\"read_gbs\":%.2f}\n",
-               nt, mg_k_cpu_isa(), gb_copy, gb_triad, gb_read);
+               "\"triad_gbs\":%.2f,\"read_gbs\":%.2f,\"peak_gflops\":%.1f}\n",
+               nt, mg_k_cpu_isa(), gb_copy, gb_triad, gb_read, peak);
     } else {
         printf("kernels: %s, %d threads\n", mg_k_cpu_isa(), nt);
         printf("memory bandwidth (GB/s, best of 20, %d MiB arrays): copy %.1f  triad %.1f  "
-               "read %.1f\n\n",
+               "read %.1f\n",
                quick ? 64 : 256, gb_copy, gb_triad, gb_read);
+        if (peak > 0) printf("fp32 FMA peak: %.1f GFLOP/s\n", peak);
+        printf("\n");
         printf("%-24s %-5s %3s %10s %9s %9s\n", "shape [m x k]", "dtype", "n", "time_us", "GFLOP/s",
                "W GB/s");
     }

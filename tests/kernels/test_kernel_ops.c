@@ -396,3 +396,20 @@ Test(membw, measures_and_rejects_empty)
     cr_assert_eq(mg_k_membw(pool, (size_t)1 << 20, 0, &r, &err), MG_EINVAL);
     mg_kpool_free(pool);
 }
+
+/* The FMA ceiling: a positive figure with the AVX2 kernels, -1 (unknown) when
+ * only the portable ones run. */
+Test(membw, peak_gflops)
+{
+    mg_kpool *pool = NULL;
+    cr_assert_eq(mg_kpool_new(2, &pool, NULL), 0);
+    mg_k_cpu_force_scalar(true);
+    cr_assert_eq(mg_k_peak_gflops(pool), -1.0);
+    mg_k_cpu_force_scalar(false);
+    double p = mg_k_peak_gflops(pool);
+    if (strcmp(mg_k_cpu_isa(), "avx2") == 0)
+        cr_assert(p > 0, "peak %g", p);
+    else
+        cr_assert_eq(p, -1.0);
+    mg_kpool_free(pool);
+}
