@@ -107,6 +107,46 @@ static void each_tensor(const mg_model *m, tensor_cb cb, void *ud)
         cb("router weight", &m->router.weight, ud);
         cb("router bias", &m->router.bias, ud);
     }
+    for (int i = 0; m->xlora && i < m->xlora->n_mlp_layers; i++) {
+        snprintf(role, sizeof role, "xlora classifier %d weight", i);
+        cb(role, &m->xlora->w[i], ud);
+        snprintf(role, sizeof role, "xlora classifier %d bias", i);
+        cb(role, &m->xlora->b[i], ud);
+    }
+}
+
+/* The X-LoRA classifier, or JSON null: its layers' shapes and PEFT's options. */
+static json_t *xlora_json(const mg_model *m)
+{
+    const mg_xlora *x = m->xlora;
+    if (!x) return json_null();
+    json_t *layers = json_array();
+    for (int i = 0; i < x->n_mlp_layers; i++)
+        json_array_append_new(layers, json_pack("{s:o, s:o}", "weight", shape_json(&x->w[i]),
+                                                "bias", shape_json(&x->b[i])));
+    return json_pack("{s:o, s:i, s:b, s:b, s:b, s:i, s:f, s:f, s:f}", "layers", layers, "modules",
+                     x->n_modules, "layerwise_scalings", x->layerwise_scalings, "enable_softmax",
+                     x->enable_softmax, "enable_softmax_topk", x->enable_softmax_topk, "top_k_lora",
+                     x->top_k_lora, "softmax_temperature", (double)x->softmax_temperature,
+                     "scaling_pass_value", (double)x->scaling_pass_value, "global_scaling_weight",
+                     (double)x->global_scaling_weight);
+}
+
+static void print_xlora(const mg_model *m)
+{
+    const mg_xlora *x = m->xlora;
+    if (!x) return;
+    printf("xlora:        classifier");
+    for (int i = 0; i < x->n_mlp_layers; i++)
+        printf("%s[%lld, %lld]", i ? " -> " : " ", (long long)x->w[i].shape[0],
+               (long long)x->w[i].shape[1]);
+    printf(" over %d modules, scalings %s, softmax %s (temperature %g)%s, top_k %d%s,\n",
+           x->n_modules, x->layerwise_scalings ? "per module" : "global",
+           x->enable_softmax ? "on" : "off", (double)x->softmax_temperature,
+           x->enable_softmax_topk ? " + over the kept" : "", x->top_k_lora,
+           x->top_k_lora ? "" : " (all)");
+    printf("              scaling pass value %g, global scaling weight %g\n",
+           (double)x->scaling_pass_value, (double)x->global_scaling_weight);
 }
 
 static void print_tensor(const char *role, const mg_tensor *t, void *ud)
@@ -176,11 +216,11 @@ static json_t *to_json(const mg_model *m, double load_s)
             json_pack("{s:o, s:o, s:i, s:f, s:s}", "weight", shape_json(&m->router.weight), "bias",
                       shape_json(&m->router.bias), "top_k", m->router.top_k, "temperature",
                       (double)m->router.temperature, "dtype", dtype_str(m->router.weight.dtype));
-    return json_pack("{s:s, s:s, s:s, s:s, s:s*, s:o, s:i, s:o, s:o, s:f}", "model", m->path,
+    return json_pack("{s:s, s:s, s:s, s:s, s:s*, s:o, s:i, s:o, s:o, s:o, s:f}", "model", m->path,
                      "format", mg_model_format_name(m->format), "base_model", m->base_name,
                      "base_path", m->base_path, "tokenizer", m->tokenizer_path, "architecture",
-                     arch, "n_experts", m->n_experts, "experts", experts, "router", router,
-                     "load_seconds", load_s);
+                     arch, "n_experts", m->n_experts, "experts", experts, "router", router, "xlora",
+                     xlora_json(m), "load_seconds", load_s);
 }
 
 static void print_text(const mg_model *m, double load_s)
@@ -236,6 +276,7 @@ static void print_text(const mg_model *m, double load_s)
                dtype_str(m->router.weight.dtype));
     else
         printf("router:       none\n");
+    print_xlora(m);
     printf("loaded in:    %.3f s\n", load_s);
 }
 

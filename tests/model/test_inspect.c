@@ -47,6 +47,8 @@ Test(inspect, every_fixture, .timeout = 60)
         {"dylora-checkpoint/checkpoint-10", "gemma", "dylora-moe (checkpoint)", 3},
         {"dylora-legacy/results_full/best_model", "gemma", "dylora-moe (legacy model.safetensors)",
          3},
+        {"xlora", NULL, "x-lora", 3},
+        {"xlora-global", NULL, "x-lora", 3},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         char cmd[1024], out[65536], want[128];
@@ -94,6 +96,29 @@ Test(inspect, tensors_lists_what_was_bound)
         sh(MOEGEN " inspect --model " FIX "/peft-adalora --tensors --json 2>&1", out, sizeof out),
         0, "%s", out);
     cr_assert(strstr(out, "\"role\": \"default layer 0 q_proj E\""), "%s", out);
+}
+
+/* X-LoRA: the classifier's layers and PEFT's options, in text, JSON and the
+ * tensor list (values from tools/fixtures/make_models.py). */
+Test(inspect, xlora_classifier)
+{
+    char out[65536];
+    cr_assert_eq(sh(MOEGEN " inspect --model " FIX "/xlora 2>&1", out, sizeof out), 0, "%s", out);
+    cr_assert(strstr(out, "xlora:        classifier [16, 32] -> [36, 16] over 12 modules, scalings "
+                          "per module, softmax on (temperature 0.7) + over the kept, top_k 2,"),
+              "%s", out);
+    cr_assert(strstr(out, "scaling pass value 0, global scaling weight 1.5"), "%s", out);
+    cr_assert_eq(sh(MOEGEN " inspect --model " FIX "/xlora-global --json 2>&1", out, sizeof out), 0,
+                 "%s", out);
+    cr_assert(strstr(out, "\"layerwise_scalings\": false"), "%s", out);
+    cr_assert(strstr(out, "\"weight\": [3, 32]"), "%s", out);
+    cr_assert_eq(sh(MOEGEN " inspect --model " FIX "/xlora --tensors 2>&1", out, sizeof out), 0,
+                 "%s", out);
+    cr_assert(strstr(out, "xlora classifier 1 weight    F32   [36, 16] "
+                          "base_model.internal_xlora_classifier.layers.3.weight"),
+              "%s", out);
+    cr_assert_eq(sh(MOEGEN " inspect --model " FIX "/llama --json 2>&1", out, sizeof out), 0);
+    cr_assert(strstr(out, "\"xlora\": null"), "%s", out);
 }
 
 Test(inspect, bad_input_is_one_line_and_exit_2)
