@@ -47,7 +47,8 @@ static int list_push_split(mg_cli_list *l, const char *value)
     char *copy = strdup(value);
     if (!copy) return -1;
     l->owned[l->n_owned++] = copy;
-    for (char *save = NULL, *tok = strtok_r(copy, ",", &save); tok; tok = strtok_r(NULL, ",", &save))
+    for (char *save = NULL, *tok = strtok_r(copy, ",", &save); tok;
+         tok = strtok_r(NULL, ",", &save))
         if (list_push(l, tok) < 0) return -1;
     return 0;
 }
@@ -136,7 +137,9 @@ int mg_cli_parse(const char *cmd, const char *usage, const mg_opt *opts, int arg
         char *end = NULL;
         errno = 0;
         switch (o->kind) {
-        case MG_OPT_STRING: *(const char **)o->dest = value; break;
+        case MG_OPT_STRING:
+            *(const char **)o->dest = value;
+            break;
         case MG_OPT_INT: {
             long v = strtol(value, &end, 10);
             if (errno || end == value || *end) {
@@ -158,7 +161,8 @@ int mg_cli_parse(const char *cmd, const char *usage, const mg_opt *opts, int arg
         case MG_OPT_LIST:
             if (list_push_split(o->dest, value) < 0) goto oom;
             break;
-        case MG_OPT_FLAG: break;
+        case MG_OPT_FLAG:
+            break;
         }
     }
     return 0;
