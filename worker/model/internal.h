@@ -37,6 +37,10 @@ int mg__map_file(mg_model_storage *s, const char *path, const uint8_t **data, si
  * (and frees p) when out of memory. */
 void *mg__keep(mg_model_storage *s, void *p);
 char *mg__keep_str(mg_model_storage *s, const char *str);
+/* Drops the pages of [p, p + len) from the resident set when they lie in a
+ * mapped file (after --dtype copied a tensor out, it would otherwise count
+ * twice in RSS); anything else is left alone. */
+void mg__storage_drop_range(mg_model_storage *s, const void *p, size_t len);
 void mg__storage_free(mg_model_storage *s);
 
 /* ---- tensor sets ------------------------------------------------------------ */

@@ -80,6 +80,7 @@ static int convert(mg_model *m, mg_tensor *t, mg_dtype to, conv_cache *cc, mg_er
     void *dst = mg__keep(m->storage, malloc(n ? n * mg__dtype_size(to) : 1));
     if (!dst) return mg_error_set(err, MG_ENOMEM, "converting '%s': out of memory", t->name);
     mg__convert(dst, to, t->data, t->dtype, n);
+    mg__storage_drop_range(m->storage, t->data, n * mg__dtype_size(t->dtype));
     /* Tied weights share one buffer; remember the last few so they stay shared. */
     if (cc->n < 64) {
         cc->from[cc->n] = t->data;

@@ -79,6 +79,22 @@ char *mg__keep_str(mg_model_storage *s, const char *str)
     return mg__keep(s, strdup(str));
 }
 
+void mg__storage_drop_range(mg_model_storage *s, const void *p, size_t len)
+{
+    const uintptr_t a = (uintptr_t)p, page = (uintptr_t)sysconf(_SC_PAGESIZE);
+    for (int i = 0; i < s->n_maps; i++) {
+        uintptr_t lo = (uintptr_t)s->maps[i].addr, hi = lo + s->maps[i].len;
+        if (a < lo || a + len > hi) continue;
+        /* Only whole pages of the range: a page it shares with a neighbour
+         * stays. The mapping is private and read-only, so MADV_DONTNEED loses
+         * nothing; heap buffers (torch checkpoints) are never touched, since
+         * there it would zero the memory. */
+        uintptr_t b = (a + page - 1) & ~(page - 1), e = (a + len) & ~(page - 1);
+        if (e > b) madvise((void *)b, e - b, MADV_DONTNEED);
+        return;
+    }
+}
+
 void mg__storage_free(mg_model_storage *s)
 {
     if (!s) return;
