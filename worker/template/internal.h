@@ -93,6 +93,7 @@
 #define mg__need_str         mg__tpl_need_str
 #define mg__need_int         mg__tpl_need_int
 #define mg__enc              mg__tpl_enc
+#define mg__dec              mg__tpl_dec
 #define mg__str_format       mg__tpl_str_format
 
 /* ---- arena ----------------------------------------------------------------- */
@@ -451,7 +452,10 @@ typedef struct method_entry {
 } method_entry;
 const jstr *mg__need_str(rctx *r, const node *n, jv v, const char *what);
 int64_t mg__need_int(rctx *r, const node *n, jv v, const char *what);
-void mg__enc(rctx *r, sbuf *b, int32_t cp);                   /* appends one code point as UTF-8 */
+/* appends one code point as UTF-8 */
+void mg__enc(rctx *r, sbuf *b, int32_t cp);
+/* the code point at s[*i], advancing *i (U+FFFD and one byte if invalid) */
+int32_t mg__dec(const char *s, size_t len, size_t *i);
 jv mg__str_format(rctx *r, const node *n, jv self, jargs *a); /* str.format */
 /* argument helpers */
 jv arg_get(jargs *a, int pos, const char *kw, jv dflt);
