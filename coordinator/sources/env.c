@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "internal.h"
+#include "mg_hfpaths.h"
 
 static const char *env(const char *name)
 {
@@ -17,7 +18,7 @@ static const char *env(const char *name)
     return v && *v ? v : NULL;
 }
 
-/* $XDG_CACHE_HOME or ~/.cache, into out. */
+/* $XDG_CACHE_HOME or ~/.cache, into out (moegen's own caches). */
 static void cache_root(char *out, size_t cap)
 {
     const char *xdg = env("XDG_CACHE_HOME");
@@ -59,12 +60,8 @@ mg_hub_params mg_hub_default_params(void)
              env("HF_ENDPOINT") ? env("HF_ENDPOINT") : "https://huggingface.co");
     strip_trailing(p.endpoint, "/");
 
-    char home[4096], root[2048];
-    cache_root(root, sizeof root);
-    if (env("HF_HOME"))
-        snprintf(home, sizeof home, "%s", env("HF_HOME"));
-    else
-        snprintf(home, sizeof home, "%s/huggingface", root);
+    char home[4096];
+    if (!mg_hf_home(home, sizeof home)) home[0] = 0; /* no token file, no cache */
 
     const char *token = env("HF_TOKEN") ? env("HF_TOKEN") : env("HUGGING_FACE_HUB_TOKEN");
     if (token)
@@ -75,15 +72,10 @@ mg_hub_params mg_hub_default_params(void)
             snprintf(path, sizeof path, "%s", env("HF_TOKEN_PATH"));
         else
             snprintf(path, sizeof path, "%s/token", home);
-        read_token_file(path, p.token, sizeof p.token);
+        if (env("HF_TOKEN_PATH") || home[0]) read_token_file(path, p.token, sizeof p.token);
     }
 
-    if (env("HF_HUB_CACHE"))
-        snprintf(p.cache_dir, sizeof p.cache_dir, "%s", env("HF_HUB_CACHE"));
-    else if (env("HUGGINGFACE_HUB_CACHE"))
-        snprintf(p.cache_dir, sizeof p.cache_dir, "%s", env("HUGGINGFACE_HUB_CACHE"));
-    else
-        snprintf(p.cache_dir, sizeof p.cache_dir, "%s/hub", home);
+    if (!mg_hf_hub_cache(p.cache_dir, sizeof p.cache_dir)) p.cache_dir[0] = 0;
     p.offline = truthy(env("HF_HUB_OFFLINE"));
     p.progress = isatty(STDERR_FILENO);
     p.low_speed_secs = 60;

@@ -9,25 +9,16 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "mg_hfpaths.h"
 #include "mg_log.h"
 
 /* ---- name → folder -------------------------------------------------------- */
 
-/* huggingface_hub's constants.py: HF_HUB_CACHE, else the deprecated
- * HUGGINGFACE_HUB_CACHE, else $HF_HOME/hub, where HF_HOME defaults to
- * $XDG_CACHE_HOME/huggingface, else ~/.cache/huggingface. */
+/* The hub cache as huggingface_hub names it (common/mg_hfpaths.h). */
 static char *hub_cache_dir(void)
 {
-    const char *c = getenv("HF_HUB_CACHE");
-    if (!c || !*c) c = getenv("HUGGINGFACE_HUB_CACHE");
-    if (c && *c) return strdup(c);
-    const char *h = getenv("HF_HOME");
-    if (h && *h) return mg__join(h, "hub");
-    const char *x = getenv("XDG_CACHE_HOME");
-    if (x && *x) return mg__join(x, "huggingface/hub");
-    const char *home = getenv("HOME");
-    if (!home || !*home) return NULL;
-    return mg__join(home, ".cache/huggingface/hub");
+    char dir[4096];
+    return mg_hf_hub_cache(dir, sizeof dir) ? strdup(dir) : NULL;
 }
 
 int mg__resolve_base(const char *name, char **out_dir, mg_error *err)
