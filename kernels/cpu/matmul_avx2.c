@@ -95,10 +95,6 @@ DEF_TILE(4, 2)
 DEF_TILE(1, 3)
 DEF_TILE(2, 4)
 
-/* Every x row against the 4 W rows [j, j + 4) over [k0, k1). With more than
- * one x tile the 4 rows are walked in chunks that stay in L1 (16 KiB of
- * weights), so only the first x tile of a chunk reads them from memory and
- * each row is still read front to back, which the prefetcher follows. */
 /* The W rows and columns the next wtile4 chunk reads: the next chunk of the
  * same 4 rows, else the first chunk of the next 4 rows (below j1). */
 typedef struct next_span {
@@ -137,11 +133,14 @@ INLINE void prefetch_part(const next_span *s, int part, int parts)
             _mm_prefetch(s->row0 + (size_t)r * s->stride + c * 64, _MM_HINT_T1);
 }
 
-/* The 4 W rows are read from memory by the chunk's first x tile only; the
- * following tiles find them in L1. Without help that first tile waits on 4
- * interleaved streams while the core idles, which cost about half the
- * throughput of a prefill; so each x tile also prefetches a slice of the
- * next chunk, and the memory traffic overlaps the arithmetic. */
+/* Every x row against the 4 W rows [j, j + 4) over [k0, k1). With more than
+ * one x tile the 4 rows are walked in chunks that stay in L1 (16 KiB of
+ * weights), so only the chunk's first x tile reads them from memory. Without
+ * help that tile waits on 4 interleaved streams while the core idles, which
+ * cost about half the throughput of a prefill; so each x tile also
+ * prefetches a slice of the next chunk (into L2), and the memory traffic
+ * overlaps the arithmetic. (Spreading those prefetches one line per loop
+ * iteration instead of a burst per tile measured no better.) */
 INLINE void wtile4(const mg__mm_args *a, int j, int j1, int k0, int k1, bool add, const mg_dtype dt)
 {
     const int n = a->n;
@@ -154,13 +153,13 @@ INLINE void wtile4(const mg__mm_args *a, int j, int j1, int k0, int k1, bool add
         bool ad = add || c0 > k0;
         next_span nx = next_chunk(a, j, j1, c1, k0, k1, chunk, dt);
         int part = 0;
-        if (n < 3) prefetch_part(&nx, 0, 1);
         int i = 0;
         /* With 16-bit weights, when n leaves a remainder of 1 after the 4x3
-         * tiles (n = 7, 10, ..., 16), the last 4 rows go through two 2x4 tiles
-         * (8 FMA chains each) instead of 4x3 + 4x1 (the 4x1 tail has only 4
-         * chains and is FMA-latency-bound): measured 10-25% faster when it was used at n = 4. With F32
-         * weights the extra x loads make 2x4 slower, so F32 keeps 4x3 + 4x1. */
+         * tiles (n = 7, 10, ..., 16), the last 4 rows go through two 2x4
+         * tiles (8 FMA chains each) instead of 4x3 + 4x1 (the 4x1 tail has
+         * only 4 chains and is FMA-latency-bound): 10-25% faster when
+         * measured at n = 4. With F32 weights the extra x loads make 2x4
+         * slower, so F32 keeps 4x3 + 4x1. */
         int n3 = (dt != MG_DTYPE_F32 && n % 3 == 1) ? n - 4 : n;
         for (; i + 3 <= n3; i += 3) {
             if (part < parts) prefetch_part(&nx, part++, parts);
