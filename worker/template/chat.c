@@ -4,6 +4,7 @@
  * `add_generation_prompt` and the tokenizer's special tokens. */
 #include "internal.h"
 
+#include <dirent.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -88,6 +89,110 @@ int mg_chat_template_from_config(const json_t *cfg, const char *where, mg_chat_t
     return 0;
 }
 
+/* Template files are a few KiB; anything past this is not a template. */
+#define MAX_TEMPLATE_FILE (4u << 20)
+
+/* Reads a whole template file into a new json string. 0 and *out = NULL when
+ * the file does not exist. */
+static int read_template_file(const char *path, json_t **out, mg_error *err)
+{
+    *out = NULL;
+    FILE *f = fopen(path, "rb");
+    if (!f) return 0;
+    char *buf = malloc(MAX_TEMPLATE_FILE + 1);
+    if (!buf) {
+        fclose(f);
+        return mg_error_set(err, MG_ENOMEM, "%s: out of memory", path);
+    }
+    size_t n = fread(buf, 1, MAX_TEMPLATE_FILE + 1, f);
+    bool bad = ferror(f);
+    fclose(f);
+    int rc = 0;
+    if (bad)
+        rc = mg_error_set(err, MG_EIO, "%s: read error", path);
+    else if (n > MAX_TEMPLATE_FILE)
+        rc = mg_error_set(err, MG_EFORMAT, "%s: larger than %u bytes, not a chat template", path,
+                          MAX_TEMPLATE_FILE);
+    else if (!(*out = json_stringn_nocheck(buf, n)))
+        rc = mg_error_set(err, MG_ENOMEM, "%s: out of memory", path);
+    free(buf);
+    return rc;
+}
+
+static int by_name(const void *a, const void *b)
+{
+    return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/* The template files transformers' save_pretrained writes beside
+ * tokenizer_config.json: chat_template.jinja (the default) and
+ * additional_chat_templates/NAME.jinja. As in transformers
+ * (tokenization_utils_base), when any exists they replace the config's
+ * "chat_template" entirely: one default file becomes the string, several
+ * files a list of {name, template} (an additional "default.jinja" wins over
+ * chat_template.jinja, as transformers reads it second). */
+static int apply_template_files(const char *model_dir, json_t *cfg, mg_error *err)
+{
+    char path[4096];
+    json_t *def = NULL, *list = json_array();
+    if (!list) return mg_error_set(err, MG_ENOMEM, "out of memory");
+    snprintf(path, sizeof path, "%s/chat_template.jinja", model_dir);
+    int rc = read_template_file(path, &def, err);
+    snprintf(path, sizeof path, "%s/additional_chat_templates", model_dir);
+    DIR *d = rc == 0 ? opendir(path) : NULL;
+    char *names[256];
+    size_t nn = 0;
+    for (struct dirent *e; d && rc == 0 && (e = readdir(d));) {
+        size_t len = strlen(e->d_name);
+        if (len <= 6 || strcmp(e->d_name + len - 6, ".jinja") != 0) continue;
+        if (nn == sizeof names / sizeof *names) {
+            rc = mg_error_set(err, MG_EFORMAT, "%s: more than %zu templates", path, nn);
+            break;
+        }
+        if (!(names[nn] = strndup(e->d_name, len - 6))) {
+            rc = mg_error_set(err, MG_ENOMEM, "out of memory");
+            break;
+        }
+        nn++;
+    }
+    if (d) closedir(d);
+    qsort(names, nn, sizeof *names, by_name);
+    for (size_t i = 0; i < nn && rc == 0; i++) {
+        char file[4400];
+        json_t *t = NULL;
+        snprintf(file, sizeof file, "%s/%s.jinja", path, names[i]);
+        if ((rc = read_template_file(file, &t, err)) < 0 || !t) break;
+        if (!strcmp(names[i], "default")) {
+            json_decref(def);
+            def = t;
+        } else if (json_array_append_new(
+                       list, json_pack("{s:s, s:o}", "name", names[i], "template", t)) < 0) {
+            rc = mg_error_set(err, MG_ENOMEM, "out of memory");
+        }
+    }
+    for (size_t i = 0; i < nn; i++) free(names[i]);
+    if (rc == 0 && def && json_array_size(list) == 0) {
+        if (json_object_set(cfg, "chat_template", def) < 0)
+            rc = mg_error_set(err, MG_ENOMEM, "out of memory");
+    } else if (rc == 0 && json_array_size(list) > 0) {
+        if (!def) {
+            /* transformers raises at apply time: several templates, no default */
+            rc = mg_error_set(err, MG_EFORMAT,
+                              "%s: chat templates in additional_chat_templates/ but no "
+                              "chat_template.jinja: no default template to use (transformers "
+                              "refuses too)",
+                              model_dir);
+        } else if (json_array_append_new(
+                       list, json_pack("{s:s, s:O}", "name", "default", "template", def)) < 0 ||
+                   json_object_set(cfg, "chat_template", list) < 0) {
+            rc = mg_error_set(err, MG_ENOMEM, "out of memory");
+        }
+    }
+    json_decref(def);
+    json_decref(list);
+    return rc;
+}
+
 int mg_chat_template_load(const char *model_dir, mg_chat_template **out, mg_error *err)
 {
     *out = NULL;
@@ -113,7 +218,8 @@ int mg_chat_template_load(const char *model_dir, mg_chat_template **out, mg_erro
             if ((!have || json_is_null(have)) && alt) json_object_set(cfg, SPECIAL[i], alt);
         }
     json_decref(sm);
-    int rc = mg_chat_template_from_config(cfg, path, out, err);
+    int rc = apply_template_files(model_dir, cfg, err);
+    if (rc == 0) rc = mg_chat_template_from_config(cfg, path, out, err);
     json_decref(cfg);
     return rc;
 }
