@@ -88,7 +88,10 @@ void mg_jinja_free(mg_jinja *t);
 typedef struct mg_chat_template mg_chat_template;
 
 /* Reads MODEL_DIR/tokenizer_config.json: `chat_template` as a string or a list
- * of {name, template} (the one named "default" is used), and the special
+ * of {name, template} (the one named "default" is used) — replaced, as
+ * transformers does, by MODEL_DIR/chat_template.jinja and
+ * additional_chat_templates/NAME.jinja when any exists (several files and no
+ * default: MG_EFORMAT, where apply_chat_template raises) — and the special
  * tokens bos/eos/unk/pad (strings or AddedToken objects {"content": ...}),
  * falling back to special_tokens_map.json for tokens the config lacks.
  * When the folder has no chat template, *out = NULL and 0 is returned.
