@@ -1,0 +1,104 @@
+#!/usr/bin/env python3
+"""moegen codegen against EvalPlus's own codegen on a real model, end to end
+(prompt building, chat template, tokenization, greedy decoding, stop strings,
+sanitizing). Run by hand; needs `pip install evalplus` and the model folder.
+
+    python3 tools/codegen_compare.py --moegen build/release/moegen \\
+        --model ~/.cache/moegen/smollm2 --data HumanEvalPlus-v0.1.10.jsonl \\
+        --id-range 0,10 --workdir /tmp/cgcmp
+
+1. `python3 -m evalplus.codegen MODEL humaneval --backend hf --greedy
+   --dtype float32 --id_range [LO,HI]` (dataset via HUMANEVAL_OVERRIDE_PATH);
+2. `moegen codegen --greedy` on the same tasks;
+3. compares the raw and the sanitized solution of every task;
+4. for each task that differs, reruns EvalPlus's hf provider step by step
+   without its stop_sequencer helper: transformers' greedy `generate` (fp32)
+   with its own `stop_strings`, then EvalPlus's truncation at the earliest stop
+   text, and says whether moegen equals that. (With transformers 5.x, EvalPlus
+   0.3.1's stop_sequencer criterion can end a generation after its first
+   token; docs/PIPELINE.md records what was seen.)
+"""
+import argparse
+import json
+import os
+import subprocess
+import sys
+
+
+def load(path):
+    with open(path) as f:
+        return {json.loads(l)["task_id"]: json.loads(l)["solution"] for l in f if l.strip()}
+
+
+def files(root, model):
+    ident = model.strip("./").replace("/", "--") + "_hf_temp_0.0"
+    d = os.path.join(root, "humaneval")
+    return os.path.join(d, ident + ".raw.jsonl"), os.path.join(d, ident + ".jsonl")
+
+
+def plain_hf(model, tasks, tids):
+    import torch
+    from evalplus.provider.utility import make_raw_chat_prompt
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    ip = ("Please provide a self-contained Python script that solves the following problem in a "
+          "markdown code block:")
+    rp = ("Below is a Python script with a self-contained function that solves the problem and "
+          "passes corresponding tests:")
+    tok = AutoTokenizer.from_pretrained(model, use_fast=False)
+    chat = tok.chat_template is not None
+    eos = ["<|endoftext|>", "<|endofmask|>", "</s>", "\nif __name__", "\ndef main(", "\nprint("]
+    eos += ["\n```\n"] if chat else ["\ndef ", "\nclass ", "\nimport ", "\nfrom ", "\nassert "]
+    m = AutoModelForCausalLM.from_pretrained(model, dtype=torch.float32)
+    out = {}
+    for tid in tids:
+        prompt = tasks[tid]["prompt"].strip() + "\n"
+        if chat:
+            prompt = make_raw_chat_prompt(prompt, ip, rp, tok)
+        ids = tok.encode(prompt, return_tensors="pt")
+        g = m.generate(ids, max_new_tokens=768, do_sample=False, pad_token_id=tok.eos_token_id,
+                       stop_strings=eos, tokenizer=tok)
+        s = tok.decode(g[0, ids.size(-1):], skip_special_tokens=True)
+        s = s[:min([s.index(e) for e in eos if e in s] + [10000])].replace("\t", "    ")
+        out[tid] = s if chat else tasks[tid]["prompt"] + s
+    return out
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--moegen", required=True)
+    ap.add_argument("--model", required=True)
+    ap.add_argument("--data", required=True, help="HumanEval+ .jsonl (decompressed)")
+    ap.add_argument("--id-range", default="0,10")
+    ap.add_argument("--workdir", required=True)
+    a = ap.parse_args()
+    lo, hi = (int(x) for x in a.id_range.split(","))
+    model = os.path.abspath(os.path.expanduser(a.model))
+    os.makedirs(a.workdir, exist_ok=True)
+    ev_root, mg_root = os.path.join(a.workdir, "evalplus"), os.path.join(a.workdir, "moegen")
+    env = dict(os.environ, HUMANEVAL_OVERRIDE_PATH=os.path.abspath(a.data), HF_HUB_OFFLINE="1")
+    subprocess.run([sys.executable, "-m", "evalplus.codegen", "--model", model, "--dataset",
+                    "humaneval", "--backend", "hf", "--greedy", "--dtype", "float32",
+                    "--id_range", f"[{lo},{hi}]", "--root", ev_root], env=env, check=True,
+                   stdout=subprocess.DEVNULL)
+    subprocess.run([a.moegen, "codegen", "--model", model, "--dataset", "humaneval",
+                    "--dataset-path", a.data, "--greedy", "--id-range", f"{lo},{hi}", "--root",
+                    mg_root, "--quiet"], check=True, stdout=subprocess.DEVNULL)
+    (er, es), (mr, ms) = files(ev_root, model), files(mg_root, model)
+    e_raw, e_san, m_raw, m_san = load(er), load(es), load(mr), load(ms)
+    tids = sorted(m_raw, key=lambda t: int(t.split("/")[1]))
+    same = [t for t in tids if e_raw.get(t) == m_raw[t] and e_san.get(t) == m_san[t]]
+    print(f"{len(same)}/{len(tids)} tasks: raw and sanitized solutions identical to EvalPlus's")
+    diff = [t for t in tids if t not in same]
+    if diff:
+        with open(a.data) as f:
+            tasks = {json.loads(l)["task_id"]: json.loads(l) for l in f if l.strip()}
+        ref = plain_hf(model, tasks, diff)
+        for t in diff:
+            print(f"  {t}: EvalPlus {len(e_raw.get(t, ''))} chars, moegen {len(m_raw[t])}; "
+                  f"transformers generate + EvalPlus's truncation "
+                  f"{'equals moegen' if ref[t] == m_raw[t] else 'DIFFERS from moegen'}")
+
+
+if __name__ == "__main__":
+    main()
