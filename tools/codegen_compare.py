@@ -5,7 +5,7 @@ sanitizing). Run by hand; needs `pip install evalplus` and the model folder.
 
     python3 tools/codegen_compare.py --moegen build/release/moegen \\
         --model ~/.cache/moegen/smollm2 --data HumanEvalPlus-v0.1.10.jsonl \\
-        --id-range 0,10 --workdir /tmp/cgcmp
+        --id-range 0,10 --workdir /tmp/cgcmp [--force-base-prompt]
 
 1. `python3 -m evalplus.codegen MODEL humaneval --backend hf --greedy
    --dtype float32 --id_range [LO,HI]` (dataset via HUMANEVAL_OVERRIDE_PATH);
@@ -36,7 +36,7 @@ def files(root, model):
     return os.path.join(d, ident + ".raw.jsonl"), os.path.join(d, ident + ".jsonl")
 
 
-def plain_hf(model, tasks, tids):
+def plain_hf(model, tasks, tids, force_base):
     import torch
     from evalplus.provider.utility import make_raw_chat_prompt
     from transformers import AutoModelForCausalLM, AutoTokenizer
@@ -46,21 +46,20 @@ def plain_hf(model, tasks, tids):
     rp = ("Below is a Python script with a self-contained function that solves the problem and "
           "passes corresponding tests:")
     tok = AutoTokenizer.from_pretrained(model, use_fast=False)
-    chat = tok.chat_template is not None
+    chat = tok.chat_template is not None and not force_base
     eos = ["<|endoftext|>", "<|endofmask|>", "</s>", "\nif __name__", "\ndef main(", "\nprint("]
     eos += ["\n```\n"] if chat else ["\ndef ", "\nclass ", "\nimport ", "\nfrom ", "\nassert "]
     m = AutoModelForCausalLM.from_pretrained(model, dtype=torch.float32)
     out = {}
     for tid in tids:
-        prompt = tasks[tid]["prompt"].strip() + "\n"
-        if chat:
-            prompt = make_raw_chat_prompt(prompt, ip, rp, tok)
+        base = tasks[tid]["prompt"].strip() + "\n"
+        prompt = make_raw_chat_prompt(base, ip, rp, tok) if chat else base
         ids = tok.encode(prompt, return_tensors="pt")
         g = m.generate(ids, max_new_tokens=768, do_sample=False, pad_token_id=tok.eos_token_id,
                        stop_strings=eos, tokenizer=tok)
         s = tok.decode(g[0, ids.size(-1):], skip_special_tokens=True)
         s = s[:min([s.index(e) for e in eos if e in s] + [10000])].replace("\t", "    ")
-        out[tid] = s if chat else tasks[tid]["prompt"] + s
+        out[tid] = s if chat else base + s
     return out
 
 
@@ -71,6 +70,8 @@ def main():
     ap.add_argument("--data", required=True, help="HumanEval+ .jsonl (decompressed)")
     ap.add_argument("--id-range", default="0,10")
     ap.add_argument("--workdir", required=True)
+    ap.add_argument("--force-base-prompt", action="store_true",
+                    help="direct completion on both sides, even with a chat template")
     a = ap.parse_args()
     lo, hi = (int(x) for x in a.id_range.split(","))
     model = os.path.abspath(os.path.expanduser(a.model))
@@ -79,11 +80,13 @@ def main():
     env = dict(os.environ, HUMANEVAL_OVERRIDE_PATH=os.path.abspath(a.data), HF_HUB_OFFLINE="1")
     subprocess.run([sys.executable, "-m", "evalplus.codegen", "--model", model, "--dataset",
                     "humaneval", "--backend", "hf", "--greedy", "--dtype", "float32",
-                    "--id_range", f"[{lo},{hi}]", "--root", ev_root], env=env, check=True,
-                   stdout=subprocess.DEVNULL)
+                    "--id_range", f"[{lo},{hi}]", "--root", ev_root]
+                   + (["--force_base_prompt", "True"] if a.force_base_prompt else []),
+                   env=env, check=True, stdout=subprocess.DEVNULL)
     subprocess.run([a.moegen, "codegen", "--model", model, "--dataset", "humaneval",
                     "--dataset-path", a.data, "--greedy", "--id-range", f"{lo},{hi}", "--root",
-                    mg_root, "--quiet"], check=True, stdout=subprocess.DEVNULL)
+                    mg_root, "--quiet"] + (["--force-base-prompt"] if a.force_base_prompt else []),
+                   check=True, stdout=subprocess.DEVNULL)
     (er, es), (mr, ms) = files(ev_root, model), files(mg_root, model)
     e_raw, e_san, m_raw, m_san = load(er), load(es), load(mr), load(ms)
     tids = sorted(m_raw, key=lambda t: int(t.split("/")[1]))
@@ -93,7 +96,7 @@ def main():
     if diff:
         with open(a.data) as f:
             tasks = {json.loads(l)["task_id"]: json.loads(l) for l in f if l.strip()}
-        ref = plain_hf(model, tasks, diff)
+        ref = plain_hf(model, tasks, diff, a.force_base_prompt)
         for t in diff:
             print(f"  {t}: EvalPlus {len(e_raw.get(t, ''))} chars, moegen {len(m_raw[t])}; "
                   f"transformers generate + EvalPlus's truncation "
