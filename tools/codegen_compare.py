@@ -30,13 +30,13 @@ def load(path):
         return {json.loads(l)["task_id"]: json.loads(l)["solution"] for l in f if l.strip()}
 
 
-def files(root, model):
+def files(root, model, dataset):
     ident = model.strip("./").replace("/", "--") + "_hf_temp_0.0"
-    d = os.path.join(root, "humaneval")
+    d = os.path.join(root, dataset)
     return os.path.join(d, ident + ".raw.jsonl"), os.path.join(d, ident + ".jsonl")
 
 
-def plain_hf(model, tasks, tids, force_base):
+def plain_hf(model, tasks, tids, force_base, dataset):
     import torch
     from evalplus.provider.utility import make_raw_chat_prompt
     from transformers import AutoModelForCausalLM, AutoTokenizer
@@ -48,7 +48,10 @@ def plain_hf(model, tasks, tids, force_base):
     tok = AutoTokenizer.from_pretrained(model, use_fast=False)
     chat = tok.chat_template is not None and not force_base
     eos = ["<|endoftext|>", "<|endofmask|>", "</s>", "\nif __name__", "\ndef main(", "\nprint("]
-    eos += ["\n```\n"] if chat else ["\ndef ", "\nclass ", "\nimport ", "\nfrom ", "\nassert "]
+    direct = ["\ndef ", "\nclass ", "\nimport ", "\nfrom ", "\nassert "]
+    if dataset == "mbpp":
+        direct = ['\n"""', "\nassert"]
+    eos += ["\n```\n"] if chat else direct
     m = AutoModelForCausalLM.from_pretrained(model, dtype=torch.float32)
     out = {}
     for tid in tids:
@@ -67,7 +70,8 @@ def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--moegen", required=True)
     ap.add_argument("--model", required=True)
-    ap.add_argument("--data", required=True, help="HumanEval+ .jsonl (decompressed)")
+    ap.add_argument("--dataset", default="humaneval", choices=["humaneval", "mbpp"])
+    ap.add_argument("--data", required=True, help="HumanEval+ or MBPP+ .jsonl (decompressed)")
     ap.add_argument("--id-range", default="0,10")
     ap.add_argument("--workdir", required=True)
     ap.add_argument("--force-base-prompt", action="store_true",
@@ -77,26 +81,29 @@ def main():
     model = os.path.abspath(os.path.expanduser(a.model))
     os.makedirs(a.workdir, exist_ok=True)
     ev_root, mg_root = os.path.join(a.workdir, "evalplus"), os.path.join(a.workdir, "moegen")
-    env = dict(os.environ, HUMANEVAL_OVERRIDE_PATH=os.path.abspath(a.data), HF_HUB_OFFLINE="1")
+    over = "HUMANEVAL_OVERRIDE_PATH" if a.dataset == "humaneval" else "MBPP_OVERRIDE_PATH"
+    env = dict(os.environ, HF_HUB_OFFLINE="1", **{over: os.path.abspath(a.data)})
     subprocess.run([sys.executable, "-m", "evalplus.codegen", "--model", model, "--dataset",
-                    "humaneval", "--backend", "hf", "--greedy", "--dtype", "float32",
+                    a.dataset, "--backend", "hf", "--greedy", "--dtype", "float32",
                     "--id_range", f"[{lo},{hi}]", "--root", ev_root]
                    + (["--force_base_prompt", "True"] if a.force_base_prompt else []),
                    env=env, check=True, stdout=subprocess.DEVNULL)
-    subprocess.run([a.moegen, "codegen", "--model", model, "--dataset", "humaneval",
+    subprocess.run([a.moegen, "codegen", "--model", model, "--dataset", a.dataset,
                     "--dataset-path", a.data, "--greedy", "--id-range", f"{lo},{hi}", "--root",
                     mg_root, "--quiet"] + (["--force-base-prompt"] if a.force_base_prompt else []),
                    check=True, stdout=subprocess.DEVNULL)
-    (er, es), (mr, ms) = files(ev_root, model), files(mg_root, model)
+    (er, es), (mr, ms) = files(ev_root, model, a.dataset), files(mg_root, model, a.dataset)
     e_raw, e_san, m_raw, m_san = load(er), load(es), load(mr), load(ms)
     tids = sorted(m_raw, key=lambda t: int(t.split("/")[1]))
+    if set(e_raw) != set(m_raw):
+        print(f"task sets differ: EvalPlus {len(e_raw)}, moegen {len(m_raw)}")
     same = [t for t in tids if e_raw.get(t) == m_raw[t] and e_san.get(t) == m_san[t]]
     print(f"{len(same)}/{len(tids)} tasks: raw and sanitized solutions identical to EvalPlus's")
     diff = [t for t in tids if t not in same]
     if diff:
         with open(a.data) as f:
             tasks = {json.loads(l)["task_id"]: json.loads(l) for l in f if l.strip()}
-        ref = plain_hf(model, tasks, diff, a.force_base_prompt)
+        ref = plain_hf(model, tasks, diff, a.force_base_prompt, a.dataset)
         for t in diff:
             print(f"  {t}: EvalPlus {len(e_raw.get(t, ''))} chars, moegen {len(m_raw[t])}; "
                   f"transformers generate + EvalPlus's truncation "
