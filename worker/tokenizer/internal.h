@@ -291,7 +291,6 @@ struct mg_tokenizer {
     int32_t *eos_ids;
     int n_eos;
     int add_bos_token, add_eos_token; /* -1 unset, 0, 1 */
-    char *chat_template;
 
     /* What transformers (v5) runs for tokenizer.encode(prompt); see
      * mg_tokenizer_encode_prompt and docs/TOKENIZER.md. */

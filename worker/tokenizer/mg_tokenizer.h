@@ -109,12 +109,6 @@ const char *mg_tokenizer_token_text(const mg_tokenizer *t, int32_t id);
 int32_t mg_tokenizer_token_id(const mg_tokenizer *t, const char *token, size_t len);
 /* Whether `id` is a special added token (skipped by skip_special_tokens). */
 bool mg_tokenizer_is_special(const mg_tokenizer *t, int32_t id);
-/* tokenizer_config.json chat_template ("default" entry when it is a list of
- * named templates); NULL if none. Points into the tokenizer. The config's
- * entry only: prompt builders use mg_chat_template_load (mg_template.h),
- * which also reads chat_template.jinja and additional_chat_templates/ the
- * way transformers does. */
-const char *mg_tokenizer_chat_template(const mg_tokenizer *t);
 /* tokenizer_config.json pad_token's id (string or AddedToken); -1 if none. */
 int mg_tokenizer_pad_id(const mg_tokenizer *t);
 /* tokenizer_config.json model_max_length (often 1e30 meaning "none": values

@@ -86,30 +86,6 @@ static int parse_config(mg_tokenizer *t, const char *dir, int *legacy, int *add_
         }
         json_t *cls = json_object_get(cfg, "tokenizer_class");
         if (json_is_string(cls) && !(t->tokenizer_class = strdup(json_string_value(cls)))) goto oom;
-        json_t *ct = json_object_get(cfg, "chat_template");
-        if (json_is_string(ct)) {
-            if (!(t->chat_template = strdup(json_string_value(ct)))) goto oom;
-        } else if (json_is_array(ct)) {
-            /* [{"name": ..., "template": ...}]: the "default" one is what
-             * apply_chat_template uses without a name. */
-            for (size_t i = 0; i < json_array_size(ct); i++) {
-                json_t *e = json_array_get(ct, i);
-                json_t *nm = json_object_get(e, "name"), *tp = json_object_get(e, "template");
-                if (!json_is_string(nm) || !json_is_string(tp)) {
-                    rc = mg_error_set(err, MG_EFORMAT,
-                                      "%s: chat_template[%zu]: expected {\"name\", \"template\"}",
-                                      path, i);
-                    goto out;
-                }
-                if (!strcmp(json_string_value(nm), "default") &&
-                    !(t->chat_template = strdup(json_string_value(tp))))
-                    goto oom;
-            }
-        } else if (ct && !json_is_null(ct)) {
-            rc = mg_error_set(err, MG_EFORMAT, "%s: chat_template: expected a string or a list",
-                              path);
-            goto out;
-        }
     }
     if ((rc = load_optional(dir, "special_tokens_map.json", &stm, path, sizeof path, err)) < 0)
         goto out;
@@ -314,7 +290,6 @@ void mg_tokenizer_free(mg_tokenizer *t)
     free(t->eos_token);
     free(t->pad_token);
     free(t->eos_ids);
-    free(t->chat_template);
     mg__tok_norm_free(&t->tf_norm);
     mg__tok_pre_free(&t->tf_pre);
     mg__tok_post_free(t->tf_post, t->n_tf_post);
@@ -364,11 +339,6 @@ int32_t mg_tokenizer_token_id(const mg_tokenizer *t, const char *token, size_t l
 bool mg_tokenizer_is_special(const mg_tokenizer *t, int32_t id)
 {
     return id >= 0 && id < t->n_ids && t->special_of_id[id];
-}
-
-const char *mg_tokenizer_chat_template(const mg_tokenizer *t)
-{
-    return t->chat_template;
 }
 
 const char *mg_tokenizer_bos_token(const mg_tokenizer *t)
