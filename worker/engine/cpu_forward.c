@@ -64,14 +64,11 @@ static void *xrealloc_float(float *p, size_t n)
 static int grow_scratch(cpu_backend *b, int n, mg_error *err)
 {
     if (n <= b->cap_n) return 0;
-    const mg_model_config *c = &b->m->config;
-    size_t H = c->hidden_size, I = c->intermediate_size, E = b->m->n_experts;
-    size_t QD = (size_t)c->n_heads * c->head_dim, KD = (size_t)c->n_kv_heads * c->head_dim;
-    size_t wide = H > QD ? H : QD;
-    if (I > wide) wide = I;
+    const mg__widths w = mg__model_widths(&b->m->config);
+    const size_t E = (size_t)b->m->n_experts;
     float **bufs[] = {&b->x, &b->xn, &b->q, &b->k,        &b->v, &b->att,
                       &b->o, &b->g,  &b->u, &b->base_out, &b->tw};
-    size_t sizes[] = {H, H, QD, KD, KD, QD, wide, I, I, wide, E ? E : 1};
+    size_t sizes[] = {w.H, w.H, w.QD, w.KD, w.KD, w.QD, w.wide, w.I, w.I, w.wide, E ? E : 1};
     for (size_t i = 0; i < sizeof(sizes) / sizeof(sizes[0]); i++) {
         float *p = xrealloc_float(*bufs[i], sizes[i] * (size_t)n);
         if (!p) return mg_error_set(err, MG_ENOMEM, "engine: out of memory for %d tokens", n);
@@ -278,8 +275,7 @@ static int cpu_forward(mg__backend *bb, mg__segment *segs, int n_segs, mg_error 
     }
     /* LoRA gathers (and the lm_head row gather, n_l * H <= N * wide): the
      * widest module input/output, and the largest rank for A x. */
-    size_t wide = (size_t)(H > QD ? H : QD);
-    if ((size_t)I > wide) wide = I;
+    size_t wide = mg__model_widths(c).wide;
     size_t need_g = wide * (size_t)N, need_gt = (size_t)b->max_r * N;
     if (need_g > b->cap_g) {
         float *a = xrealloc_float(b->gx, need_g);

@@ -36,14 +36,11 @@ static size_t take(size_t *at, size_t bytes)
 static int grow_device(cuda_backend *b, int n, mg_error *err)
 {
     if (n <= b->cap_n) return 0;
-    const mg_model_config *c = &b->m->config;
-    size_t H = c->hidden_size, I = c->intermediate_size, E = b->m->n_experts;
-    size_t QD = (size_t)c->n_heads * c->head_dim, KD = (size_t)c->n_kv_heads * c->head_dim;
-    size_t wide = H > QD ? H : QD;
-    if (I > wide) wide = I;
+    const mg__widths w = mg__model_widths(&b->m->config);
+    const size_t E = (size_t)b->m->n_experts;
     float **bufs[] = {&b->x, &b->xn, &b->q, &b->k,        &b->v,       &b->att,
                       &b->o, &b->g,  &b->u, &b->base_out, &b->lora_tmp};
-    size_t sizes[] = {H, H, QD, KD, KD, QD, wide, I, I, wide, wide};
+    size_t sizes[] = {w.H, w.H, w.QD, w.KD, w.KD, w.QD, w.wide, w.I, w.I, w.wide, w.wide};
     int rc = 0;
     b->cap_n = 0; /* until every buffer has the new size */
     for (size_t i = 0; i < sizeof sizes / sizeof sizes[0]; i++) {

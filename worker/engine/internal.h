@@ -91,6 +91,23 @@ size_t mg__xlora_weights_per_token(const mg_model *m);
  * global_scaling_weight, into w[n, weights_per_token]. */
 int mg__xlora_scalings(const mg_model *m, const float *hidden, int n, float *w, mg_error *err);
 
+/* Per-token activation widths, which size the backends' scratch buffers:
+ * hidden, intermediate, query and key/value widths, and the widest of the
+ * module inputs/outputs (LoRA gathers, the o/down outputs). */
+typedef struct mg__widths {
+    size_t H, I, QD, KD, wide;
+} mg__widths;
+
+static inline mg__widths mg__model_widths(const mg_model_config *c)
+{
+    mg__widths w = {(size_t)c->hidden_size, (size_t)c->intermediate_size,
+                    (size_t)c->n_heads * (size_t)c->head_dim,
+                    (size_t)c->n_kv_heads * (size_t)c->head_dim, 0};
+    w.wide = w.H > w.QD ? w.H : w.QD;
+    if (w.I > w.wide) w.wide = w.I;
+    return w;
+}
+
 /* RoPE inverse frequencies as transformers computes them (float32 from the
  * int64 arange), including linear / llama3 scaling and dynamic NTK for a
  * given sequence length. inv_freq[head_dim / 2]. */
