@@ -25,11 +25,9 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "fixture_model.h"
 #include "mg_engine.h"
 #include "mg_engine_cuda.h"
-#include "mg_model.h"
-
-#define FIX MG_SOURCE_DIR "/tests/fixtures/models/"
 
 static void need_gpu(void)
 {
@@ -74,16 +72,8 @@ static void load(pair *P, const char *model, const char *base, int max_batch)
     if (P->m && !strcmp(P->name, model)) return;
     pair_free(P);
     snprintf(P->name, sizeof P->name, "%s", model);
-    char path[512], bpath[512];
-    snprintf(path, sizeof path, FIX "%s", model);
-    mg_model_params mp = mg_model_default_params();
-    mp.path = path;
-    if (base) {
-        snprintf(bpath, sizeof bpath, FIX "%s", base);
-        mp.base_model = bpath;
-    }
+    P->m = fixture_model(model, base);
     mg_error err = {0};
-    cr_assert_eq(mg_model_load(&mp, &P->m, &err), 0, "%s: %s", model, err.msg);
     mg_engine_params ep = mg_engine_default_params();
     ep.n_threads = 2;
     ep.prefill_chunk = 7; /* several chunks per prompt */
@@ -250,12 +240,8 @@ Test(engine_cuda, dylora)
 /* X-LoRA is CPU-only for now: the CUDA backend must say so, not run it. */
 Test(engine_cuda, xlora_refused)
 {
-    mg_model_params mp = mg_model_default_params();
-    mp.path = FIX "xlora";
-    mp.base_model = FIX "llama";
-    mg_model *m = NULL;
+    mg_model *m = fixture_model("xlora", "llama");
     mg_error err = {0};
-    cr_assert_eq(mg_model_load(&mp, &m, &err), 0, "%s", err.msg);
     mg_engine_params ep = mg_engine_default_params();
     ep.device = MG_DEVICE_CUDA;
     mg_engine *e = NULL;

@@ -12,10 +12,8 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "fixture_model.h"
 #include "mg_engine.h"
-#include "mg_model.h"
-
-#define FIX MG_SOURCE_DIR "/tests/fixtures/models/"
 
 static json_t *goldens(void)
 {
@@ -60,16 +58,8 @@ static void load(loaded *L, const char *model, const char *base)
     L->e = NULL;
     L->m = NULL;
     snprintf(L->name, sizeof L->name, "%s", model);
-    char path[512], bpath[512];
-    snprintf(path, sizeof path, FIX "%s", model);
-    mg_model_params p = mg_model_default_params();
-    p.path = path;
-    if (base) {
-        snprintf(bpath, sizeof bpath, FIX "%s", base);
-        p.base_model = bpath;
-    }
+    L->m = fixture_model(model, base);
     mg_error err = {0};
-    cr_assert_eq(mg_model_load(&p, &L->m, &err), 0, "%s: %s", model, err.msg);
     mg_engine_params ep = mg_engine_default_params();
     ep.n_threads = 2;
     ep.prefill_chunk = 7; /* several chunks per prompt */

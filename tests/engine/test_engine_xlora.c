@@ -6,22 +6,14 @@
 #include <criterion/criterion.h>
 #include <string.h>
 
+#include "fixture_model.h"
 #include "mg_engine.h"
-#include "mg_model.h"
 
-#define FIX  MG_SOURCE_DIR "/tests/fixtures/models/"
 #define NREQ 4
 
 static mg_model *load(const char *name)
 {
-    mg_model_params p = mg_model_default_params();
-    p.path = FIX "xlora";
-    if (!strcmp(name, "xlora-global")) p.path = FIX "xlora-global";
-    p.base_model = FIX "llama";
-    mg_model *m = NULL;
-    mg_error err = {0};
-    cr_assert_eq(mg_model_load(&p, &m, &err), 0, "%s", err.msg);
-    return m;
+    return fixture_model(!strcmp(name, "xlora-global") ? "xlora-global" : "xlora", "llama");
 }
 
 Test(engine_xlora, strategies_an_xlora_model_takes)
