@@ -5,25 +5,17 @@
  * scripts that speak just enough of the protocol. */
 #include <signal.h>
 
+#include "../fake_python.h"
 #include "ev_test_util.h"
 
-/* A fake interpreter: answers mg_evaluate_find_python's probe with its own
- * path, then (as the sanitizer: argv "-I -B -c SCRIPT") says hello and runs
- * `body`. */
+/* A fake interpreter (../fake_python.h) in a fresh temporary file. */
 static char *fake_python(const char *body)
 {
     char *path = strdup("/tmp/mg-fakepy-XXXXXX");
     int fd = mkstemp(path);
     cr_assert_geq(fd, 0);
-    FILE *f = fdopen(fd, "w");
-    fprintf(f,
-            "#!/bin/sh\n"
-            "if [ \"$3\" != \"-c\" ]; then echo \"$0\"; exit 0; fi\n"
-            "echo 'moegen-sanitize 1' >&4\n"
-            "%s\n",
-            body);
-    fclose(f);
-    chmod(path, 0755);
+    close(fd);
+    write_fake_python(path, body);
     return path;
 }
 

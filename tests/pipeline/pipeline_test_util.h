@@ -1,10 +1,11 @@
 /* pipeline_test_util.h — helpers shared by the codegen end-to-end tests:
- * scratch folders, child status, whole-file reads, and a chat model (the llama
+ * scratch folders, starting moegen, child status, whole-file reads, and a chat model (the llama
  * fixture with a chat template, so codegen builds chat prompts). */
 #ifndef PIPELINE_TEST_UTIL_H
 #define PIPELINE_TEST_UTIL_H
 
 #include <criterion/criterion.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -42,6 +43,31 @@ static inline int pl_wait_status(pid_t pid)
     int st;
     cr_assert_eq(waitpid(pid, &st, 0), pid);
     return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+}
+
+/* Starts `argv` (argv[0] the program) with stdout appended to <root>.log and
+ * stderr too, or to `errfd` when >= 0; envp NULL: this process's. */
+static inline pid_t pl_spawn(const char *const *argv, const char *root, char *const *envp,
+                             int errfd)
+{
+    char log[512];
+    snprintf(log, sizeof log, "%s.log", root);
+    pid_t pid = fork();
+    cr_assert_geq(pid, 0);
+    if (pid == 0) {
+        int fd = open(log, O_WRONLY | O_CREAT | O_APPEND, 0644);
+        if (fd >= 0) dup2(fd, 1);
+        if (errfd >= 0)
+            dup2(errfd, 2);
+        else if (fd >= 0)
+            dup2(fd, 2);
+        if (envp)
+            execve(argv[0], (char *const *)argv, envp);
+        else
+            execv(argv[0], (char *const *)argv);
+        _exit(127);
+    }
+    return pid;
 }
 
 /* The whole file, NUL-terminated (NULL when it cannot be opened). */

@@ -69,20 +69,7 @@ static pid_t start(const char *root, const char *const *extra)
     for (int i = 0; base[i]; i++) argv[a++] = base[i];
     for (int i = 0; extra && extra[i]; i++) argv[a++] = extra[i];
     argv[a] = NULL;
-    char log[512];
-    snprintf(log, sizeof log, "%s.log", root);
-    pid_t pid = fork();
-    cr_assert_geq(pid, 0);
-    if (pid == 0) {
-        int fd = open(log, O_WRONLY | O_CREAT | O_APPEND, 0644);
-        if (fd >= 0) {
-            dup2(fd, 1);
-            dup2(fd, 2);
-        }
-        execv(MOEGEN, (char *const *)argv);
-        _exit(127);
-    }
-    return pid;
+    return pl_spawn(argv, root, NULL, -1);
 }
 
 static int run(const char *root, const char *const *extra)

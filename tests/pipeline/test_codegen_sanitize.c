@@ -20,6 +20,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "../fake_python.h"
 #include "mg_coordinator.h"
 #include "pipeline_test_util.h"
 
@@ -45,21 +46,7 @@ static pid_t start(const char *model, const char *root, const char *const *extra
     int a = 21;
     for (int i = 0; extra && extra[i]; i++) argv[a++] = extra[i];
     argv[a] = NULL;
-    char log[512];
-    snprintf(log, sizeof log, "%s.log", root);
-    pid_t pid = fork();
-    cr_assert_geq(pid, 0);
-    if (pid == 0) {
-        int fd = open(log, O_WRONLY | O_CREAT | O_APPEND, 0644);
-        dup2(fd, 1);
-        dup2(errfd >= 0 ? errfd : fd, 2);
-        if (envp)
-            execve(MOEGEN, (char *const *)argv, envp);
-        else
-            execv(MOEGEN, (char *const *)argv);
-        _exit(127);
-    }
-    return pid;
+    return pl_spawn(argv, root, envp, errfd);
 }
 
 /* <root>/humaneval/<stem><suffix> for the output of `model` (named as typed). */
@@ -215,19 +202,12 @@ Test(codegen_sanitize, no_python3_fails_up_front_with_one_line, .timeout = 120)
     pl_remove_dir(m);
 }
 
-/* A fake interpreter: passes mg_evaluate_find_python's probe, says hello as
- * the sanitizer, then runs `body`. */
+/* A fake interpreter (../fake_python.h) named python3 in `dir`. */
 static char *fake_python(const char *dir, const char *body)
 {
     char *path = malloc(strlen(dir) + 16);
     sprintf(path, "%s/python3", dir);
-    FILE *f = fopen(path, "w");
-    fprintf(f,
-            "#!/bin/sh\nif [ \"$3\" != \"-c\" ]; then echo \"$0\"; exit 0; fi\n"
-            "echo 'moegen-sanitize 1' >&4\n%s\n",
-            body);
-    fclose(f);
-    chmod(path, 0755);
+    write_fake_python(path, body);
     return path;
 }
 
