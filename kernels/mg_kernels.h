@@ -68,8 +68,7 @@ void mg_kpool_run(mg_kpool *p, int n, void (*fn)(int i, void *arg), void *arg);
 typedef struct mg_k_membw_result {
     double copy_gbs, triad_gbs, read_gbs;
 } mg_k_membw_result;
-int mg_k_membw(mg_kpool *pool, size_t array_bytes, int reps, mg_k_membw_result *out,
-               mg_error *err);
+int mg_k_membw(mg_kpool *pool, size_t array_bytes, int reps, mg_k_membw_result *out, mg_error *err);
 
 /* The fp32 arithmetic ceiling in GFLOP/s through this pool: independent
  * 8-wide FMAs in registers on every thread, best of 5 (~50 ms each). -1 when

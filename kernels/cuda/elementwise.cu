@@ -41,8 +41,8 @@ __global__ void kv_store_k(float *const *k_base, float *const *v_base, const int
     }
 }
 
-__global__ void dora_k(float *y, const float *base, const float *u, const float *mn,
-                       const float *w, size_t n, int out)
+__global__ void dora_k(float *y, const float *base, const float *u, const float *mn, const float *w,
+                       size_t n, int out)
 {
     MG_GRID_LOOP(i, n)
     {

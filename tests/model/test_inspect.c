@@ -112,10 +112,10 @@ Test(inspect, xlora_classifier)
                  "%s", out);
     cr_assert(strstr(out, "\"layerwise_scalings\": false"), "%s", out);
     cr_assert(strstr(out, "\"scaling_pass_value\": 0.4"), "%s", out);
-    cr_assert_eq(sh(MOEGEN " inspect --model " FIX "/xlora-global 2>&1", out, sizeof out), 0,
-                 "%s", out);
-    cr_assert(strstr(out, "classifier [3, 32] over 12 modules, scalings global, softmax off"),
-              "%s", out);
+    cr_assert_eq(sh(MOEGEN " inspect --model " FIX "/xlora-global 2>&1", out, sizeof out), 0, "%s",
+                 out);
+    cr_assert(strstr(out, "classifier [3, 32] over 12 modules, scalings global, softmax off"), "%s",
+              out);
     cr_assert_eq(sh(MOEGEN " inspect --model " FIX "/xlora --tensors 2>&1", out, sizeof out), 0,
                  "%s", out);
     cr_assert(strstr(out, "xlora classifier 1 weight    F32   [36, 16] "

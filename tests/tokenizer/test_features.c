@@ -159,7 +159,7 @@ Test(tokenizer_features, accessors, .timeout = 60)
     cr_expect_null(mg_tokenizer_token_text(t, -1));
     cr_expect(mg_tokenizer_is_special(t, 151645));
     cr_expect_not(mg_tokenizer_is_special(t, 151657)); /* <tool_call> is not special */
-    cr_expect_eq(mg_tokenizer_pad_id(t), 151643); /* <|endoftext|> */
+    cr_expect_eq(mg_tokenizer_pad_id(t), 151643);      /* <|endoftext|> */
     cr_expect_eq(mg_tokenizer_model_max_length(t), 131072);
     mg_tokenizer_free(t);
     cr_assert_eq(mg_tokenizer_load(MG_SHARED_DIR "/tokenizers/mistral", &t, &err), 0, "%s",
