@@ -84,58 +84,19 @@ void mg__matmul_rows_scalar(const mg__mm_args *a, int j0, int j1)
     }
 }
 
+/* One parallel run of one or more matmuls over the same x: the rows of all
+ * ops' W, concatenated, are cut into items; item `it` belongs to the op o
+ * with first_item[o] <= it < first_item[o + 1]. */
 typedef struct mm_job {
-    mg__mm_args a;
-    int rows_per_item;
+    mg__mm_args a[MG_K_MM_MULTI];
+    int first_item[MG_K_MM_MULTI + 1];
+    int n_ops, rows_per_item;
     void (*rows)(const mg__mm_args *a, int j0, int j1);
 } mm_job;
 
 static void mm_item(int it, void *vp)
 {
     const mm_job *job = vp;
-    int j0 = it * job->rows_per_item;
-    int j1 = j0 + job->rows_per_item;
-    if (j1 > job->a.m) j1 = job->a.m;
-    job->rows(&job->a, j0, j1);
-}
-
-/* Writes y rows with stride m (not contiguous per block), so the row split
- * needs no reduction and each output element has one writer. */
-void mg_k_matmul(mg_kpool *pool, float *y, const float *x, const void *W, mg_dtype wt, int n, int k,
-                 int m, bool accumulate)
-{
-    MG_ASSERT(wt == MG_DTYPE_F32 || wt == MG_DTYPE_F16 || wt == MG_DTYPE_BF16);
-    if (n <= 0 || m <= 0) return;
-    mm_job job = {.a = {y, x, W, wt, n, k, m, accumulate}, .rows = mg__matmul_rows_scalar};
-#if defined(__x86_64__)
-    if (mg__use_avx2()) job.rows = mg__matmul_rows_avx2;
-#endif
-    int threads = mg_kpool_size(pool);
-    /* About four items per thread balances uneven progress; items are
-     * multiples of 8 rows so the kernels' row tiles stay whole. Small
-     * problems run on the caller alone: waking threads costs more. */
-    double flops = 2.0 * n * (double)k * m;
-    if (threads <= 1 || flops < 2e5) {
-        job.rows(&job.a, 0, m);
-        return;
-    }
-    int items = threads * 4;
-    int rpi = (m + items - 1) / items;
-    rpi = (rpi + 7) & ~7;
-    job.rows_per_item = rpi;
-    mg_kpool_run(pool, (m + rpi - 1) / rpi, mm_item, &job);
-}
-
-typedef struct mm_multi_job {
-    mg__mm_args a[MG_K_MM_MULTI];
-    int first_item[MG_K_MM_MULTI + 1]; /* op o owns items [first_item[o], first_item[o + 1]) */
-    int n_ops, rows_per_item;
-    void (*rows)(const mg__mm_args *a, int j0, int j1);
-} mm_multi_job;
-
-static void mm_multi_item(int it, void *vp)
-{
-    const mm_multi_job *job = vp;
     int o = 0;
     while (it >= job->first_item[o + 1]) o++;
     int j0 = (it - job->first_item[o]) * job->rows_per_item;
@@ -144,39 +105,62 @@ static void mm_multi_item(int it, void *vp)
     job->rows(&job->a[o], j0, j1);
 }
 
+/* Runs job->a[0 .. n_ops) (each with m > 0). Writes y rows with stride m
+ * (not contiguous per block), so the row split needs no reduction and each
+ * output element has one writer. */
+static void mm_run(mg_kpool *pool, mm_job *job)
+{
+    job->rows = mg__matmul_rows_scalar;
+#if defined(__x86_64__)
+    if (mg__use_avx2()) job->rows = mg__matmul_rows_avx2;
+#endif
+    long total_m = 0;
+    for (int o = 0; o < job->n_ops; o++) total_m += job->a[o].m;
+    int threads = mg_kpool_size(pool);
+    /* Small problems run on the caller alone: waking threads costs more. */
+    if (threads <= 1 || 2.0 * job->a[0].n * (double)job->a[0].k * (double)total_m < 2e5) {
+        for (int o = 0; o < job->n_ops; o++) job->rows(&job->a[o], 0, job->a[o].m);
+        return;
+    }
+    /* About four items per thread balances uneven progress; items are
+     * multiples of 8 rows so the kernels' row tiles stay whole. */
+    int items = threads * 4;
+    int rpi = (int)((total_m + items - 1) / items);
+    rpi = (rpi + 7) & ~7;
+    job->rows_per_item = rpi;
+    job->first_item[0] = 0;
+    for (int o = 0; o < job->n_ops; o++)
+        job->first_item[o + 1] = job->first_item[o] + (job->a[o].m + rpi - 1) / rpi;
+    mg_kpool_run(pool, job->first_item[job->n_ops], mm_item, job);
+}
+
+static bool mm_dtype_ok(mg_dtype t)
+{
+    return t == MG_DTYPE_F32 || t == MG_DTYPE_F16 || t == MG_DTYPE_BF16;
+}
+
+void mg_k_matmul(mg_kpool *pool, float *y, const float *x, const void *W, mg_dtype wt, int n, int k,
+                 int m, bool accumulate)
+{
+    MG_ASSERT(mm_dtype_ok(wt));
+    if (n <= 0 || m <= 0) return;
+    mm_job job = {.a = {{y, x, W, wt, n, k, m, accumulate}}, .n_ops = 1};
+    mm_run(pool, &job);
+}
+
 void mg_k_matmul_multi(mg_kpool *pool, const float *x, int n, int k, const mg_k_mm_op *ops,
                        int n_ops)
 {
     MG_ASSERT(n_ops >= 0 && n_ops <= MG_K_MM_MULTI);
     if (n <= 0) return;
-    mm_multi_job job = {.n_ops = n_ops, .rows = mg__matmul_rows_scalar};
-#if defined(__x86_64__)
-    if (mg__use_avx2()) job.rows = mg__matmul_rows_avx2;
-#endif
-    int threads = mg_kpool_size(pool);
-    long total_m = 0;
+    mm_job job = {.n_ops = 0};
     for (int o = 0; o < n_ops; o++) {
-        MG_ASSERT(ops[o].wt == MG_DTYPE_F32 || ops[o].wt == MG_DTYPE_F16 ||
-                  ops[o].wt == MG_DTYPE_BF16);
-        job.a[o] = (mg__mm_args){ops[o].y, x, ops[o].W, ops[o].wt, n, k, ops[o].m, false};
-        total_m += ops[o].m > 0 ? ops[o].m : 0;
+        MG_ASSERT(mm_dtype_ok(ops[o].wt));
+        if (ops[o].m > 0)
+            job.a[job.n_ops++] =
+                (mg__mm_args){ops[o].y, x, ops[o].W, ops[o].wt, n, k, ops[o].m, false};
     }
-    if (threads <= 1 || 2.0 * n * (double)k * (double)total_m < 2e5) {
-        for (int o = 0; o < n_ops; o++)
-            if (ops[o].m > 0) job.rows(&job.a[o], 0, ops[o].m);
-        return;
-    }
-    /* The same item size as mg_k_matmul over the concatenated rows. */
-    int items = threads * 4;
-    int rpi = (int)((total_m + items - 1) / items);
-    rpi = (rpi + 7) & ~7;
-    job.rows_per_item = rpi;
-    job.first_item[0] = 0;
-    for (int o = 0; o < n_ops; o++) {
-        int m = ops[o].m > 0 ? ops[o].m : 0;
-        job.first_item[o + 1] = job.first_item[o] + (m + rpi - 1) / rpi;
-    }
-    mg_kpool_run(pool, job.first_item[n_ops], mm_multi_item, &job);
+    if (job.n_ops) mm_run(pool, &job);
 }
 
 /* ---- batched multi-LoRA -------------------------------------------------------- */
