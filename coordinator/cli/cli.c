@@ -18,6 +18,17 @@ void mg_cli_error(const char *cmd, const char *fmt, ...)
     va_end(ap);
 }
 
+int mg_cli_check_ranges(const char *cmd, const mg_cli_range *r, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        if (r[i].v < r[i].lo || r[i].v > r[i].hi) {
+            mg_cli_error(cmd, "--%s %ld: out of range %ld..%ld", r[i].flag, r[i].v, r[i].lo,
+                         r[i].hi);
+            return -1;
+        }
+    return 0;
+}
+
 void mg_cli_list_free(mg_cli_list *l)
 {
     if (!l) return;

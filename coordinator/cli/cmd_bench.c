@@ -116,21 +116,13 @@ static int run(int argc, char **argv)
         mg_cli_error("bench", "--model or --wandb-artifact is required");
         return MG_EXIT_USAGE;
     }
-    /* One message per flag, naming its allowed range. */
-    const struct {
-        const char *flag;
-        long v, lo, hi;
-    } ranges[] = {{"batch", batch, 1, 1024},
-                  {"prompt-tokens", prompt_tokens, 1, 100000},
-                  {"gen-tokens", gen_tokens, 2, 100000},
-                  {"prefill-chunk", prefill_chunk, 0, 65536},
-                  {"threads", threads, 0, 1024}};
-    for (size_t i = 0; i < sizeof ranges / sizeof ranges[0]; i++)
-        if (ranges[i].v < ranges[i].lo || ranges[i].v > ranges[i].hi) {
-            mg_cli_error("bench", "--%s %ld: out of range %ld..%ld", ranges[i].flag, ranges[i].v,
-                         ranges[i].lo, ranges[i].hi);
-            return MG_EXIT_USAGE;
-        }
+    const mg_cli_range ranges[] = {{"batch", batch, 1, 1024},
+                                   {"prompt-tokens", prompt_tokens, 1, 100000},
+                                   {"gen-tokens", gen_tokens, 2, 100000},
+                                   {"prefill-chunk", prefill_chunk, 0, 65536},
+                                   {"threads", threads, 0, 1024}};
+    if (mg_cli_check_ranges("bench", ranges, sizeof ranges / sizeof ranges[0]) < 0)
+        return MG_EXIT_USAGE;
     mg_error err = {0};
     mg_strategy strat;
     if (mg_strategy_parse(strategy ? strategy : "router", &strat, &err) < 0) {

@@ -244,21 +244,12 @@ static int run(int argc, char **argv)
         }
         p.seed = v;
     }
-    /* One message per flag, naming its allowed range. */
-    const struct {
-        const char *flag;
-        long v, lo, hi;
-    } ranges[] = {{"n-samples", n_samples, 1, 100000},
-                  {"workers", workers, 1, 256},
-                  {"threads", threads, 0, 4096},
-                  {"batch-size", batch, 1, 4096},
-                  {"max-new-tokens", max_new, 1, 1000000}};
-    for (size_t i = 0; i < sizeof ranges / sizeof ranges[0]; i++)
-        if (ranges[i].v < ranges[i].lo || ranges[i].v > ranges[i].hi) {
-            mg_cli_error("codegen", "--%s %ld: out of range %ld..%ld", ranges[i].flag, ranges[i].v,
-                         ranges[i].lo, ranges[i].hi);
-            goto out;
-        }
+    const mg_cli_range ranges[] = {{"n-samples", n_samples, 1, 100000},
+                                   {"workers", workers, 1, 256},
+                                   {"threads", threads, 0, 4096},
+                                   {"batch-size", batch, 1, 4096},
+                                   {"max-new-tokens", max_new, 1, 1000000}};
+    if (mg_cli_check_ranges("codegen", ranges, sizeof ranges / sizeof ranges[0]) < 0) goto out;
     if (temperature && parse_temperature(temperature, &p.temperature) < 0) {
         mg_cli_error("codegen", "--temperature '%s': expected a finite number >= 0", temperature);
         goto out;

@@ -155,19 +155,11 @@ static int run(int argc, char **argv)
         mg_cli_error("generate", "--top-p must be in (0, 1]");
         return MG_EXIT_USAGE;
     }
-    /* One message per flag, naming its allowed range. */
-    const struct {
-        const char *flag;
-        long v, lo, hi;
-    } ranges[] = {{"top-k", top_k, 0, INT32_MAX},
-                  {"threads", threads, 0, 1024},
-                  {"sample-index", sample_index, 0, (long)UINT32_MAX}};
-    for (size_t i = 0; i < sizeof ranges / sizeof ranges[0]; i++)
-        if (ranges[i].v < ranges[i].lo || ranges[i].v > ranges[i].hi) {
-            mg_cli_error("generate", "--%s %ld: out of range %ld..%ld", ranges[i].flag, ranges[i].v,
-                         ranges[i].lo, ranges[i].hi);
-            return MG_EXIT_USAGE;
-        }
+    const mg_cli_range ranges[] = {{"top-k", top_k, 0, INT32_MAX},
+                                   {"threads", threads, 0, 1024},
+                                   {"sample-index", sample_index, 0, (long)UINT32_MAX}};
+    if (mg_cli_check_ranges("generate", ranges, sizeof ranges / sizeof ranges[0]) < 0)
+        return MG_EXIT_USAGE;
     mg_error err = {0};
     mg_strategy strat;
     if (mg_strategy_parse(strategy ? strategy : "router", &strat, &err) < 0) {

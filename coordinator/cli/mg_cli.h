@@ -15,6 +15,7 @@
 #define MG_CLI_H
 
 #include <stdbool.h>
+#include <stddef.h>
 
 enum { MG_EXIT_OK = 0, MG_EXIT_FAIL = 1, MG_EXIT_USAGE = 2, MG_EXIT_INTERRUPTED = 130 };
 
@@ -58,5 +59,16 @@ int mg_cli_parse(const char *cmd, const char *usage, const mg_opt *opts, int arg
 
 /* Prints "moegen <cmd>: <message>" on stderr (one line). */
 void mg_cli_error(const char *cmd, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+/* An integer flag's value and its allowed range [lo, hi]. */
+typedef struct mg_cli_range {
+    const char *flag; /* without the dashes */
+    long v, lo, hi;
+} mg_cli_range;
+
+/* 0 when every value is in its range; else prints one line naming the first
+ * flag outside ("--batch 0: out of range 1..1024") and returns -1 (the
+ * caller returns MG_EXIT_USAGE). */
+int mg_cli_check_ranges(const char *cmd, const mg_cli_range *r, size_t n);
 
 #endif /* MG_CLI_H */
