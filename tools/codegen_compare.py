@@ -38,13 +38,9 @@ def files(root, model, dataset):
 
 def plain_hf(model, tasks, tids, force_base, dataset):
     import torch
-    from evalplus.provider.utility import make_raw_chat_prompt
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
-    ip = ("Please provide a self-contained Python script that solves the following problem in a "
-          "markdown code block:")
-    rp = ("Below is a Python script with a self-contained function that solves the problem and "
-          "passes corresponding tests:")
+    from evalplus_prompt import evalplus_prompt
     tok = AutoTokenizer.from_pretrained(model, use_fast=False)
     chat = tok.chat_template is not None and not force_base
     eos = ["<|endoftext|>", "<|endofmask|>", "</s>", "\nif __name__", "\ndef main(", "\nprint("]
@@ -55,14 +51,13 @@ def plain_hf(model, tasks, tids, force_base, dataset):
     m = AutoModelForCausalLM.from_pretrained(model, dtype=torch.float32)
     out = {}
     for tid in tids:
-        base = tasks[tid]["prompt"].strip() + "\n"
-        prompt = make_raw_chat_prompt(base, ip, rp, tok) if chat else base
+        prompt = evalplus_prompt(tasks[tid]["prompt"], tok, chat)
         ids = tok.encode(prompt, return_tensors="pt")
         g = m.generate(ids, max_new_tokens=768, do_sample=False, pad_token_id=tok.eos_token_id,
                        stop_strings=eos, tokenizer=tok)
         s = tok.decode(g[0, ids.size(-1):], skip_special_tokens=True)
         s = s[:min([s.index(e) for e in eos if e in s] + [10000])].replace("\t", "    ")
-        out[tid] = s if chat else base + s
+        out[tid] = s if chat else prompt + s
     return out
 
 

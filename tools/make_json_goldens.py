@@ -134,10 +134,10 @@ def chat_prompt_lines(tok_dir, he_path, mbpp_path, ip=None, rp=None, n=3):
     from transformers import AutoTokenizer
     from evalplus.provider.utility import EOS, make_raw_chat_prompt
 
-    ip = ip or ("Please provide a self-contained Python script that solves the following "
-                "problem in a markdown code block:")
-    rp = rp or ("Below is a Python script with a self-contained function that solves the "
-                "problem and passes corresponding tests:")
+    from evalplus_prompt import INSTRUCTION_PREFIX, RESPONSE_PREFIX
+
+    ip = ip or INSTRUCTION_PREFIX
+    rp = rp or RESPONSE_PREFIX
     tok = AutoTokenizer.from_pretrained(tok_dir)
     for dataset, path in (("humaneval", he_path), ("mbpp", mbpp_path)):
         for i, t in enumerate(stream_jsonl(path)):

@@ -15,13 +15,9 @@ import argparse
 import json
 import subprocess
 
-from evalplus.provider.utility import make_raw_chat_prompt
 from transformers import AutoTokenizer
 
-IP = ("Please provide a self-contained Python script that solves the following problem in a "
-      "markdown code block:")
-RP = ("Below is a Python script with a self-contained function that solves the problem and "
-      "passes corresponding tests:")
+from evalplus_prompt import evalplus_prompt
 
 
 def main():
@@ -41,8 +37,7 @@ def main():
                               "--model", a.model], capture_output=True, text=True, check=True)
         for line in out.stdout.splitlines():
             r = json.loads(line)
-            base = tasks[r["task_id"]]["prompt"].strip() + "\n"
-            want = make_raw_chat_prompt(base, IP, RP, tok) if chat else base
+            want = evalplus_prompt(tasks[r["task_id"]]["prompt"], tok, chat)
             if r["prompt"] != want:
                 bad += 1
                 print("prompt differs:", r["task_id"])

@@ -26,10 +26,7 @@ from peft import PeftModel
 from safetensors.torch import load_file
 from transformers import AutoModelForCausalLM, AutoTokenizer
 
-IP = ("Please provide a self-contained Python script that solves the following problem in a "
-      "markdown code block:")
-RP = ("Below is a Python script with a self-contained function that solves the problem and "
-      "passes corresponding tests:")
+from evalplus_prompt import evalplus_prompt
 
 
 def main():
@@ -53,16 +50,11 @@ def main():
     pm.eval()
     gate = load_file(os.path.join(moe, "router.safetensors"))
     gw, gb = gate["gate.weight"].float(), gate["gate.bias"].float()
-    if tok.chat_template is not None:
-        from evalplus.provider.utility import make_raw_chat_prompt
     with open(a.data) as f:
         tasks = [json.loads(l) for l in f if l.strip()][: a.limit]
     same, counts = 0, [0] * E
     for t in tasks:
-        p = t["prompt"].strip() + "\n"
-        if tok.chat_template is not None:
-            p = make_raw_chat_prompt(p, IP, RP, tok)
-        ids = tok.encode(p)
+        ids = tok.encode(evalplus_prompt(t["prompt"], tok, tok.chat_template is not None))
         with torch.no_grad():
             h = pm(torch.tensor([ids]), output_hidden_states=True).hidden_states[-1]
         logits = F.linear(h, gw, gb)
